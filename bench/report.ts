@@ -1,0 +1,228 @@
+/**
+ * Turns the runs into docs/BENCHMARKS.md (medians per server, and the ratio Natter / peer for every figure) and a
+ * JSON file with every raw result.
+ */
+import type { ConnectResult } from './scenarios/connect.js';
+import type { RampResult } from './scenarios/fanout.js';
+import type { StepResult } from './scenarios/step.js';
+import type { MachineInfo } from './proc.js';
+
+export interface ServerRun {
+  server: string;
+  version: string;
+  repeat: number;
+  connect?: ConnectResult;
+  fanout?: StepResult;
+  ramp?: RampResult;
+  dm?: StepResult;
+  errors: string[];
+}
+
+export interface ServerInfo {
+  name: string;
+  version: string;
+  config: string;
+  notes: string[];
+}
+
+export interface Results {
+  tool: 'natter-bench';
+  format: 1;
+  startedAt: string;
+  finishedAt: string;
+  command: string;
+  machine: MachineInfo;
+  options: Record<string, unknown>;
+  servers: ServerInfo[];
+  runs: ServerRun[];
+  /** Per server, per figure id: the median over the repeats. */
+  medians: Record<string, Record<string, number>>;
+}
+
+type Section = 'connect' | 'fanout' | 'ramp' | 'dm';
+
+interface Figure {
+  id: string;
+  section: Section;
+  label: string;
+  /** Which way is better; 'info' figures (CPU split) are shown without a verdict. */
+  better: 'higher' | 'lower' | 'info';
+  digits: number;
+  get(run: ServerRun): number | undefined;
+}
+
+const kb = (b: number): number => b / 1024;
+
+function stepFigures(section: 'fanout' | 'dm', per: string): Figure[] {
+  const s = (r: ServerRun): StepResult | undefined => (section === 'fanout' ? r.fanout : r.dm);
+  return [
+    { id: `${section}.offered`, section, label: `${per}/s offered`, better: 'info', digits: 0, get: (r) => s(r)?.offeredDeliveriesPerSec },
+    { id: `${section}.achieved`, section, label: `${per}/s achieved`, better: 'higher', digits: 0, get: (r) => s(r)?.deliveriesPerSec },
+    { id: `${section}.p50`, section, label: 'latency p50 (ms)', better: 'lower', digits: 2, get: (r) => s(r)?.latencyMs.p50 },
+    { id: `${section}.p90`, section, label: 'latency p90 (ms)', better: 'lower', digits: 2, get: (r) => s(r)?.latencyMs.p90 },
+    { id: `${section}.p99`, section, label: 'latency p99 (ms)', better: 'lower', digits: 2, get: (r) => s(r)?.latencyMs.p99 },
+    { id: `${section}.max`, section, label: 'latency max (ms)', better: 'lower', digits: 2, get: (r) => s(r)?.latencyMs.max },
+    { id: `${section}.lost`, section, label: `lost ${per}`, better: 'lower', digits: 0, get: (r) => s(r)?.lost },
+    { id: `${section}.disconnected`, section, label: 'clients disconnected', better: 'lower', digits: 0, get: (r) => s(r)?.disconnected },
+    { id: `${section}.cpuPerMillion`, section, label: `server CPU-s per million ${per}`, better: 'lower', digits: 2, get: (r) => s(r)?.serverCpuPerMillion },
+    { id: `${section}.serverCores`, section, label: 'CPU cores: server', better: 'info', digits: 3, get: (r) => s(r)?.cpu.serverCores },
+    { id: `${section}.generatorCores`, section, label: 'CPU cores: load generator', better: 'info', digits: 3, get: (r) => s(r)?.cpu.generatorCores },
+    { id: `${section}.otherCores`, section, label: 'CPU cores: everything else', better: 'info', digits: 3, get: (r) => s(r)?.cpu.otherCores },
+  ];
+}
+
+export const FIGURES: Figure[] = [
+  { id: 'connect.rate', section: 'connect', label: 'registrations/s', better: 'higher', digits: 0, get: (r) => r.connect?.registrationsPerSec },
+  { id: 'connect.p50', section: 'connect', label: 'dial to 001 p50 (ms)', better: 'lower', digits: 2, get: (r) => r.connect?.latencyMs.p50 },
+  { id: 'connect.p90', section: 'connect', label: 'dial to 001 p90 (ms)', better: 'lower', digits: 2, get: (r) => r.connect?.latencyMs.p90 },
+  { id: 'connect.p99', section: 'connect', label: 'dial to 001 p99 (ms)', better: 'lower', digits: 2, get: (r) => r.connect?.latencyMs.p99 },
+  { id: 'connect.max', section: 'connect', label: 'dial to 001 max (ms)', better: 'lower', digits: 2, get: (r) => r.connect?.latencyMs.max },
+  { id: 'connect.failed', section: 'connect', label: 'clients not registered', better: 'lower', digits: 0, get: (r) => r.connect?.failed },
+  { id: 'connect.rssPerClient', section: 'connect', label: 'server RSS per idle client (KB)', better: 'lower', digits: 2, get: (r) => (r.connect === undefined ? undefined : kb(r.connect.rssPerClientBytes)) },
+  ...stepFigures('fanout', 'deliveries'),
+  { id: 'ramp.maxRate', section: 'ramp', label: 'highest msg/s with p99 < 100 ms, none lost', better: 'higher', digits: 0, get: (r) => r.ramp?.maxRate },
+  { id: 'ramp.deliveries', section: 'ramp', label: 'deliveries/s at that rate', better: 'higher', digits: 0, get: (r) => r.ramp?.atMax?.deliveriesPerSec },
+  { id: 'ramp.p99', section: 'ramp', label: 'p99 at that rate (ms)', better: 'lower', digits: 2, get: (r) => r.ramp?.atMax?.latencyMs.p99 },
+  { id: 'ramp.cpuPerMillion', section: 'ramp', label: 'server CPU-s per million deliveries at that rate', better: 'lower', digits: 2, get: (r) => r.ramp?.atMax?.serverCpuPerMillion },
+  { id: 'ramp.generatorCores', section: 'ramp', label: 'CPU cores at that rate: load generator', better: 'info', digits: 3, get: (r) => r.ramp?.atMax?.cpu.generatorCores },
+  { id: 'ramp.otherCores', section: 'ramp', label: 'CPU cores at that rate: everything else', better: 'info', digits: 3, get: (r) => r.ramp?.atMax?.cpu.otherCores },
+  ...stepFigures('dm', 'messages'),
+];
+
+export function median(values: number[]): number {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 === 1 ? (v[mid] ?? Number.NaN) : ((v[mid - 1] ?? 0) + (v[mid] ?? 0)) / 2;
+}
+
+export function computeMedians(runs: ServerRun[]): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  const servers = [...new Set(runs.map((r) => r.server))];
+  for (const s of servers) {
+    const mine = runs.filter((r) => r.server === s);
+    const m: Record<string, number> = {};
+    for (const f of FIGURES) {
+      const vals = mine.map((r) => f.get(r)).filter((x): x is number => x !== undefined);
+      if (vals.length > 0) m[f.id] = median(vals);
+    }
+    out[s] = m;
+  }
+  return out;
+}
+
+function fmt(v: number | undefined, digits: number): string {
+  if (v === undefined || !Number.isFinite(v)) return 'n/a';
+  return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function ratio(a: number | undefined, b: number | undefined): string {
+  if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b)) return 'n/a';
+  if (b === 0) return a === 0 ? '=' : '∞';
+  return `${(a / b).toFixed(2)}×`;
+}
+
+const SECTION_TITLES: Record<Section, (o: Record<string, unknown>) => string> = {
+  connect: (o) =>
+    `connect: ${fmt(Number(o['clients']), 0)} clients dialled at ${fmt(Number(o['connectRate']), 0)}/s, then idle`,
+  fanout: (o) =>
+    `fanout: ${fmt(Number(o['members']), 0)} members in one room, ${fmt(Number(o['senders']), 0)} senders, ` +
+    `${fmt(Number(o['rate']), 0)} msg/s for ${fmt(Number(o['duration']), 0)} s`,
+  ramp: (o) =>
+    `fanout ramp: ${fmt(Number(o['members']), 0)} members, ${fmt(Number(o['senders']), 0)} senders, ` +
+    `${fmt(Number(o['step']), 0)} s steps, doubling from ${fmt(Number(o['rampStart']), 0)} msg/s then bisecting`,
+  dm: (o) =>
+    `dm: ${fmt(Number(o['pairs']), 0)} pairs, ${fmt(Number(o['dmRate']), 0)} msg/s in total for ` +
+    `${fmt(Number(o['duration']), 0)} s`,
+};
+
+/** A table per scenario: one column per server, then Natter / peer for each peer. */
+export function renderTables(results: Results): string {
+  const servers = results.servers.map((s) => s.name);
+  const natter = servers.includes('natter') ? 'natter' : undefined;
+  const peers = servers.filter((s) => s !== natter);
+  const lines: string[] = [];
+  for (const section of ['connect', 'fanout', 'ramp', 'dm'] as const) {
+    const figs = FIGURES.filter((f) => f.section === section);
+    if (!servers.some((s) => figs.some((f) => results.medians[s]?.[f.id] !== undefined))) continue;
+    lines.push(`### ${SECTION_TITLES[section](results.options)}`, '');
+    const head = ['figure', ...servers];
+    if (natter !== undefined) for (const p of peers) head.push(`natter / ${p}`);
+    lines.push(`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
+    for (const f of figs) {
+      const row = [`${f.label}${f.better === 'higher' ? ' ↑' : f.better === 'lower' ? ' ↓' : ''}`];
+      for (const s of servers) row.push(fmt(results.medians[s]?.[f.id], f.digits));
+      if (natter !== undefined) {
+        for (const p of peers) row.push(ratio(results.medians[natter]?.[f.id], results.medians[p]?.[f.id]));
+      }
+      lines.push(`| ${row.join(' | ')} |`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+export function renderMarkdown(results: Results, reproduce: string[]): string {
+  const m = results.machine;
+  const repeats = Math.max(...results.runs.map((r) => r.repeat), 1);
+  const out: string[] = [
+    '# Benchmarks',
+    '',
+    `Generated by \`bench/main.ts\` (\`${results.command}\`) on ${results.finishedAt.slice(0, 16).replace('T', ' ')} UTC.`,
+    `Figures are medians of ${repeats} run${repeats === 1 ? '' : 's'} per server; the raw results of every run are in ` +
+      '`docs/benchmarks.json`. ↑ means higher is better, ↓ lower is better; a ratio column is Natter\'s figure divided ' +
+      'by the peer\'s (so above 1× is better for ↑ figures and worse for ↓ ones).',
+    '',
+    '## Machine',
+    '',
+    '| CPU | cores | kernel | OS | Node |',
+    '|---|---:|---|---|---|',
+    `| ${m.cpuModel} | ${m.cores} | ${m.kernel} | ${m.os} | ${m.node} |`,
+    '',
+    'Server and load generator share these cores. Every CPU figure is split into the server (its /proc/PID/stat), the ' +
+      'load generator (its own process.cpuUsage) and everything else on the machine (/proc/stat minus both), so a ' +
+      'noisy neighbour shows instead of hiding in the results.',
+    '',
+    '## Servers',
+    '',
+    '| server | version | config |',
+    '|---|---|---|',
+    ...results.servers.map((s) => `| ${s.name} | ${s.version} | \`${s.config}\` |`),
+    '',
+    '## Results',
+    '',
+    renderTables(results),
+    '## How the figures are measured',
+    '',
+    '- Each client is a plain IRC connection (`NICK`/`USER`, no CAP); PINGs are answered. Clients are spread over ' +
+      'worker threads; the receive path scans read buffers for line ends and reads the fields from fixed-width ' +
+      'positions at the end of each line, without allocating per message.',
+    '- Load is open-loop: each message carries its intended send time (a monotonic clock shared by the worker ' +
+      'threads) and a per-sender sequence number; latency is receive time minus intended send time, so a server ' +
+      'that falls behind shows as latency rather than as a lower offered rate. Senders write once per timer tick ' +
+      'with all their due messages.',
+    '- Lost = deliveries expected (messages sent × recipients) minus deliveries received within the drain time ' +
+      'after the last send. Latency percentiles come from a fixed-bucket histogram (≤ 1.6 % above the true value).',
+    '- The ramp doubles the rate until a step fails (p99 ≥ 100 ms, anything lost, or anyone disconnected), then ' +
+      'bisects between the best pass and the lowest fail; after a failed step all clients reconnect.',
+    '- RSS per idle client: the server\'s VmRSS after the clients registered and sat idle, minus before, divided ' +
+      'by the clients.',
+    '',
+    '## Reproduce',
+    '',
+    '```sh',
+    ...reproduce,
+    '```',
+    '',
+    '## Configuration changes',
+    '',
+    'Each server runs from its config in `bench/servers/<name>/`, with these changes from its defaults:',
+    '',
+  ];
+  for (const s of results.servers) {
+    out.push(`### ${s.name}`, '', ...s.notes.map((n) => (n.startsWith('- ') || n.startsWith('  ') ? n : `${n}`)), '');
+  }
+  const errors = results.runs.flatMap((r) => r.errors.map((e) => `- ${r.server} (run ${r.repeat}): ${e}`));
+  if (errors.length > 0) out.push('## Errors during the runs', '', ...errors.slice(0, 40), '');
+  return out.join('\n');
+}

@@ -1,0 +1,164 @@
+/**
+ * One load step: the senders send at a fixed total rate for a fixed time, then the receivers get a bounded time to
+ * drain, and the step is judged on what arrived. Shared by fanout, its ramp, and dm.
+ */
+import { nowUs, sleep } from '../clock.js';
+import { Histogram, summarize } from '../histogram.js';
+import type { LatencySummary } from '../histogram.js';
+import type { LoadPlan, SenderSpec } from '../messages.js';
+import { cpuBetween, cpuSnapshot } from '../proc.js';
+import type { CpuUse } from '../proc.js';
+import { NICK_LENGTH, workerOf } from './common.js';
+import type { Context } from './common.js';
+
+export interface StepSpec {
+  mode: 'fanout' | 'dm';
+  /** Total messages per second over all senders. */
+  rate: number;
+  durationS: number;
+  /** The sending clients and whom they send to. */
+  senders: { client: number; target: string }[];
+  /** fanout: sender ids are below this. */
+  senderCount: number;
+  /** dm: [receiver, the client it hears from]. */
+  partners: [number, number][];
+  /** Deliveries each message should produce (room size - 1 for fanout, 1 for dm). */
+  deliveriesPerMessage: number;
+  wireSize: number;
+  tickMs: number;
+  drainMs: number;
+}
+
+export interface StepResult {
+  rate: number;
+  durationS: number;
+  sent: number;
+  expected: number;
+  delivered: number;
+  /** Deliveries per second offered (rate × recipients) and achieved (delivered / duration). */
+  offeredDeliveriesPerSec: number;
+  deliveriesPerSec: number;
+  lost: number;
+  duplicates: number;
+  disconnected: number;
+  latencyMs: LatencySummary;
+  cpu: CpuUse;
+  /** Server CPU-seconds per million deliveries; NaN without the server's pid. */
+  serverCpuPerMillion: number;
+  /** Each worker's event-loop utilization: near 1 means the generator itself was saturated. */
+  workerElu: number[];
+  maxSendLagMs: number;
+  deliveredLineBytes: number;
+  pass: boolean;
+  errors: string[];
+}
+
+/** The ramp's bar: p99 under this, nothing lost, nobody disconnected. */
+export const P99_LIMIT_MS = 100;
+
+export async function runStep(ctx: Context, spec: StepSpec): Promise<StepResult> {
+  ctx.epoch = (ctx.epoch + 1) % 1000;
+  const epoch = ctx.epoch;
+  const w = ctx.pool.size;
+  const perSender = spec.rate / spec.senders.length;
+  const gapUs = 1e6 / spec.rate;
+  // Senders are phased so that together they emit one message every 1/rate seconds.
+  const senders: SenderSpec[][] = Array.from({ length: w }, () => []);
+  spec.senders.forEach((s, i) => {
+    senders[workerOf(ctx, s.client)]?.push({ client: s.client, target: s.target, ratePerSec: perSender, offsetUs: i * gapUs });
+  });
+  const partners: [number, number][][] = Array.from({ length: w }, () => []);
+  for (const p of spec.partners) partners[workerOf(ctx, p[0])]?.push(p);
+
+  // A short lead so every worker has the plan before the first message is due.
+  const startUs = nowUs() + 300_000;
+  const durationUs = spec.durationS * 1e6;
+  const plan = (i: number): LoadPlan => ({
+    mode: spec.mode,
+    epoch,
+    startUs,
+    durationUs,
+    tickMs: spec.tickMs,
+    wireSize: spec.wireSize,
+    // `:` nick `!` user (maybe with `~`) `@127.0.0.1 `
+    prefixLen: 1 + NICK_LENGTH + 1 + NICK_LENGTH + 1 + 1 + 9 + 1,
+    senderCount: spec.senderCount,
+    senders: senders[i] ?? [],
+    partners: partners[i] ?? [],
+  });
+  const loads = ctx.pool.all<'load'>((i) => ({ type: 'load', plan: plan(i) }));
+  await sleep(Math.max(0, (startUs - nowUs()) / 1000));
+  const cpuStart = cpuSnapshot(ctx.target.pid);
+  ctx.pool.markElu();
+  const loaded = await loads;
+  const workerElu = ctx.pool.eluSinceMark();
+
+  let sent = 0;
+  let maxLag = 0;
+  for (const r of loaded) {
+    sent += r.result.sent;
+    maxLag = Math.max(maxLag, r.result.maxSendLagUs);
+  }
+  const expected = sent * spec.deliveriesPerMessage;
+  // Drain: wait until everything arrived or the drain time is up; what is missing then is lost.
+  const drainEnd = Date.now() + spec.drainMs;
+  for (;;) {
+    const progress = await ctx.pool.all<'progress'>(() => ({ type: 'progress' }));
+    const received = progress.reduce((a, r) => a + r.result.received, 0);
+    if (received >= expected || Date.now() >= drainEnd) break;
+    await sleep(25);
+  }
+  const cpuEnd = cpuSnapshot(ctx.target.pid);
+  const stats = await ctx.pool.all<'collect'>(() => ({ type: 'collect' }));
+
+  const latency = new Histogram();
+  let delivered = 0;
+  let duplicates = 0;
+  let disconnected = 0;
+  let lineBytes = 0;
+  const errors: string[] = [];
+  for (const s of stats) {
+    latency.merge(s.result.latency);
+    delivered += s.result.received;
+    duplicates += s.result.duplicates;
+    disconnected += s.result.disconnected;
+    lineBytes = Math.max(lineBytes, s.result.deliveredLineBytes);
+    errors.push(...s.result.errors);
+    if (s.result.selfEchoes > 0) errors.push(`${s.result.selfEchoes} messages echoed to their sender`);
+    if (s.result.foreign > 0) errors.push(`${s.result.foreign} benchmark lines from an unexpected sender`);
+  }
+  const cpu = cpuBetween(cpuStart, cpuEnd);
+  const lost = Math.max(0, expected - delivered);
+  const latencyMs = summarize(latency);
+  return {
+    rate: spec.rate,
+    durationS: spec.durationS,
+    sent,
+    expected,
+    delivered,
+    offeredDeliveriesPerSec: Math.round(spec.rate * spec.deliveriesPerMessage),
+    deliveriesPerSec: Math.round(delivered / spec.durationS),
+    lost,
+    duplicates,
+    disconnected,
+    latencyMs,
+    cpu,
+    serverCpuPerMillion: delivered > 0 ? Math.round((cpu.serverSeconds / (delivered / 1e6)) * 100) / 100 : Number.NaN,
+    workerElu,
+    maxSendLagMs: Math.round(maxLag) / 1000,
+    deliveredLineBytes: lineBytes,
+    pass: latencyMs.p99 < P99_LIMIT_MS && lost === 0 && disconnected === 0 && delivered > 0,
+    errors: errors.slice(0, 10),
+  };
+}
+
+export function describeStep(r: StepResult): string {
+  const f = (n: number): string => Math.round(n).toLocaleString('en-US');
+  return (
+    `${f(r.rate)} msg/s: ${f(r.deliveriesPerSec)}/${f(r.offeredDeliveriesPerSec)} deliveries/s, ` +
+    `p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} max ${r.latencyMs.max} ms, lost ${f(r.lost)}, ` +
+    `disconnected ${r.disconnected}, cpu server ${r.cpu.serverCores} gen ${r.cpu.generatorCores} ` +
+    `other ${r.cpu.otherCores} cores, elu ${r.workerElu.join('/')}, send lag ${r.maxSendLagMs} ms` +
+    (r.pass ? ' PASS' : ' FAIL')
+  );
+}

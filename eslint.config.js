@@ -1,0 +1,38 @@
+// Type-aware lint (typescript-eslint strictTypeChecked) plus the import direction of ARCHITECTURE.md:
+// protocol <- core <- commands <- net <- http <- cli; store/* and bus/* import only core and protocol;
+// client imports only protocol. A wrong import fails `npm test`.
+import eslint from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const layer = (files, forbidden, message) => ({
+  files,
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      { patterns: forbidden.map((group) => ({ group: [group], message })) },
+    ],
+  },
+});
+
+const ours = (...dirs) => dirs.flatMap((dir) => [`**/${dir}/**`, `../${dir}/*`]);
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'web/dist/**', 'eslint.config.js', 'bin/**', 'scripts/**', 'test-output/**'] },
+  eslint.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  layer(['src/protocol/**'], [...ours('core', 'commands', 'net', 'http', 'cli', 'store', 'bus', 'config', 'client', 'tui'), 'node:*'], 'protocol/ imports nothing of ours and no Node modules (it runs in the browser).'),
+  layer(['src/core/**'], [...ours('commands', 'net', 'http', 'cli', 'store', 'bus', 'config', 'client', 'tui'), 'node:*'], 'core/ imports only protocol/: no Node modules, drivers or sockets.'),
+  layer(['src/commands/**'], [...ours('net', 'http', 'cli', 'store', 'bus', 'config', 'client', 'tui'), 'node:*'], 'commands/ imports only core/ and protocol/.'),
+  layer(['src/net/**'], ours('http', 'cli', 'store', 'bus', 'config', 'client', 'tui'), 'net/ imports commands/, core/ and protocol/ only.'),
+  layer(['src/store/**', 'src/bus/**'], ours('commands', 'net', 'http', 'cli', 'config', 'client', 'tui'), 'store/ and bus/ import only core/ and protocol/.'),
+  layer(['src/config/**'], ours('commands', 'net', 'http', 'cli', 'store', 'bus', 'client', 'tui'), 'config/ imports only core/ and protocol/.'),
+  layer(['src/client/**'], [...ours('core', 'commands', 'net', 'http', 'cli', 'store', 'bus', 'config', 'tui'), 'node:*'], 'client/ imports only protocol/ (it runs in the browser).'),
+);

@@ -1,0 +1,81 @@
+/** CAP: IRCv3 Capability Negotiation (ircv3.net/specs/extensions/capability-negotiation). */
+import { Cap, capabilityTokens, enabledCapNames, findCapability } from '../protocol/caps.js';
+import * as N from '../protocol/numerics.js';
+import type { CommandContext } from './context.js';
+import { tryCompleteRegistration } from './welcome.js';
+import type { CommandTable } from './types.js';
+
+/** CAP LS lines stay well under 512 bytes; longer lists continue with "*" (CAP LS 302 multiline). */
+const MAX_CAP_LINE = 400;
+
+function sendCapList(ctx: CommandContext, subcommand: 'LS' | 'LIST', tokens: readonly string[]): void {
+  const nick = ctx.session.nick;
+  const multiline = ctx.session.capVersion >= 302;
+  let line = '';
+  for (const token of tokens) {
+    if (line.length > 0 && line.length + token.length + 1 > MAX_CAP_LINE && multiline) {
+      ctx.fromServer('CAP', [nick, subcommand, '*', line]);
+      line = '';
+    }
+    line = line.length === 0 ? token : `${line} ${token}`;
+  }
+  ctx.fromServer('CAP', [nick, subcommand, line]);
+}
+
+function capLs(ctx: CommandContext, version: string | undefined): void {
+  const { session } = ctx;
+  const asked = Number(version ?? '301');
+  session.capVersion = Math.max(session.capVersion, Number.isFinite(asked) && asked >= 302 ? asked : 301);
+  // Spec: a client that sends CAP LS 302 has cap-notify enabled implicitly.
+  if (session.capVersion >= 302) session.caps |= Cap.capNotify;
+  if (!session.registered) session.capNegotiating = true;
+  sendCapList(ctx, 'LS', capabilityTokens(session.capVersion >= 302));
+}
+
+/** REQ is all or nothing: one unknown or sticky-disable request NAKs the whole list. */
+function capReq(ctx: CommandContext, requested: string): void {
+  const { session } = ctx;
+  if (!session.registered) session.capNegotiating = true;
+  let caps = session.caps;
+  const names = requested.trim().split(/ +/).filter((n) => n.length > 0);
+  for (const name of names) {
+    const disabling = name.startsWith('-');
+    const def = findCapability(disabling ? name.slice(1) : name);
+    if (def === undefined || (disabling && def.sticky === true)) {
+      ctx.fromServer('CAP', [session.nick, 'NAK', requested]);
+      return;
+    }
+    caps = disabling ? caps & ~def.bit : caps | def.bit;
+  }
+  session.caps = caps;
+  ctx.fromServer('CAP', [session.nick, 'ACK', requested]);
+}
+
+export const capCommands: CommandTable = {
+  CAP: {
+    minParams: 1,
+    preRegistration: true,
+    handler(ctx, message) {
+      const sub = (message.params[0] ?? '').toUpperCase();
+      switch (sub) {
+        case 'LS':
+          capLs(ctx, message.params[1]);
+          return;
+        case 'LIST':
+          sendCapList(ctx, 'LIST', enabledCapNames(ctx.session.caps));
+          return;
+        case 'REQ':
+          capReq(ctx, message.params[1] ?? '');
+          return;
+        case 'END':
+          if (!ctx.session.registered && ctx.session.capNegotiating) {
+            ctx.session.capNegotiating = false;
+            tryCompleteRegistration(ctx);
+          }
+          return;
+        default:
+          ctx.numeric(N.ERR_INVALIDCAPCMD, sub, 'Invalid CAP command');
+      }
+    },
+  },
+};

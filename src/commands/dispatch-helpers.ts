@@ -1,0 +1,32 @@
+/** Small pieces shared by handlers. */
+import { ChatError } from '../core/errors.js';
+import type { CommandContext } from './context.js';
+import { replyFor } from './replies.js';
+import { ERR_TOOMANYTARGETS } from '../protocol/numerics.js';
+
+/** Replies with a ChatError's numeric; anything else is rethrown for the dispatcher to contain. */
+export function reportError(ctx: CommandContext, error: unknown): void {
+  if (!(error instanceof ChatError)) throw error;
+  const { numeric, params } = replyFor(error);
+  ctx.numeric(numeric, ...params);
+}
+
+/**
+ * Runs `each` for every comma-separated target (at most MAXTARGETS; one 407 names the first dropped), reporting a
+ * ChatError per target so one bad target does not stop the others.
+ */
+export function eachTarget(ctx: CommandContext, list: string, each: (target: string) => void): void {
+  const targets = list.split(',').filter((t) => t !== '');
+  const max = ctx.network.settings.limits.maxTargets;
+  for (const [index, target] of targets.entries()) {
+    if (index >= max) {
+      ctx.numeric(ERR_TOOMANYTARGETS, target, `Too many targets. The maximum is ${max}, the rest were dropped.`);
+      return;
+    }
+    try {
+      each(target);
+    } catch (error) {
+      reportError(ctx, error);
+    }
+  }
+}

@@ -1,0 +1,40 @@
+/** Texts for HELP (RPL_HELPSTART/HELPTXT/ENDOFHELP, Modern IRC "HELP"). The first line is the title. */
+const TOPICS: Record<string, readonly string[]> = {
+  index: [
+    'Natter help: commands you can use',
+    'JOIN PART TOPIC NAMES LIST KICK INVITE MODE PRIVMSG NOTICE TAGMSG AWAY SETNAME',
+    'WHO WHOIS WHOWAS ISON USERHOST LUSERS MOTD VERSION TIME ADMIN INFO HELP PING QUIT',
+    'Operators: OPER KILL WALLOPS REHASH',
+    'Type HELP <command> for more about one of them.',
+  ],
+  join: ['JOIN <#room>[,<#room>...] [<key>[,<key>...]]', 'Joins rooms, creating them if needed: the creator becomes operator.', 'JOIN 0 leaves every room.'],
+  part: ['PART <#room>[,<#room>...] [:<reason>]', 'Leaves rooms.'],
+  topic: ['TOPIC <#room> [:<topic>]', 'Shows or sets the topic. With +t only half-operators and above may set it.'],
+  names: ['NAMES <#room>', 'Lists the members of a room with their role prefixes (~ & @ % +).'],
+  list: ['LIST [<filters>]', 'Lists rooms. Filters (ELIST=CMNTU): >n <n users, C>m C<m created, T>m T<m topic age in minutes, a mask, !mask.'],
+  kick: ['KICK <#room> <nick>[,<nick>...] [:<reason>]', 'Removes members. Half-operators kick voiced and plain members, operators up to operators.'],
+  invite: ['INVITE <nick> <#room>', 'Invites a user, letting them past +i, +k and +l once.'],
+  mode: [
+    'MODE <#room> [<modes> [<params>]] | MODE <yournick> [<modes>]',
+    'Room modes: n (no outside messages) t (topic lock) s (secret) i (invite only) m (moderated) k <key> l <limit>',
+    'Lists: b (ban) e (ban exception) I (invite exception). Roles: q owner, a admin, o operator, h half-operator, v voice.',
+    'User modes: i (invisible) w (wallops) o (operator, only through OPER).',
+  ],
+  privmsg: ['PRIVMSG <target>[,<target>...] :<text>', 'Sends to a room (#room), its members of a role and above (@#room), or a nick.'],
+  notice: ['NOTICE <target>[,<target>...] :<text>', 'Like PRIVMSG; clients must not reply to it automatically.'],
+  tagmsg: ['TAGMSG <target>', 'Sends only client tags (e.g. +typing), to clients with message-tags.'],
+  away: ['AWAY [:<message>]', 'Marks you away (or back, without a message).'],
+  setname: ['SETNAME :<realname>', 'Changes your real name.'],
+  who: ['WHO <mask|#room> [%<fields>[,<token>]]', 'Lists users; WHOX fields: t c u i h s n f d l a o r.'],
+  whois: ['WHOIS <nick>', 'Shows who a user is, their rooms, idle time and away message.'],
+  whowas: ['WHOWAS <nick> [<count>]', 'Shows who used a nick recently.'],
+  ison: ['ISON <nick> [<nick>...]', 'Tells which of the nicks are online.'],
+  userhost: ['USERHOST <nick> [<nick>...]', 'Shows user@host of up to five nicks.'],
+  oper: ['OPER <name> <password>', 'Become a server operator with credentials from the configuration.'],
+  kill: ['KILL <nick> :<reason>', 'Operators: disconnect a user.'],
+  wallops: ['WALLOPS :<text>', 'Operators: send a message to every user with +w.'],
+  rehash: ['REHASH', 'Operators: reload the configuration without dropping anyone.'],
+  quit: ['QUIT [:<reason>]', 'Disconnects.'],
+};
+
+export const HELP_TOPICS: ReadonlyMap<string, readonly string[]> = new Map(Object.entries(TOPICS));

@@ -1,0 +1,80 @@
+/**
+ * The command table and its dispatcher: preconditions (registered? operator? enough parameters?) are
+ * checked here once, then the handler runs; a ChatError becomes its numeric and anything unexpected is
+ * logged and contained to the one connection (ARCHITECTURE.md lessons 1 and 2).
+ */
+import type { IrcMessage } from '../protocol/message.js';
+import * as N from '../protocol/numerics.js';
+import { capCommands } from './cap.js';
+import { channelCommands } from './channel.js';
+import type { CommandContext } from './context.js';
+import { reportError } from './dispatch-helpers.js';
+import { messageCommands } from './message.js';
+import { modeCommands } from './mode.js';
+import { operCommands } from './oper.js';
+import { queryCommands } from './query.js';
+import { registrationCommands } from './registration.js';
+import type { CommandSpec } from './types.js';
+
+export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
+  Object.entries({
+    ...capCommands,
+    ...registrationCommands,
+    ...channelCommands,
+    ...modeCommands,
+    ...messageCommands,
+    ...queryCommands,
+    ...operCommands,
+  }),
+);
+
+function handleFailure(ctx: CommandContext, verb: string, error: unknown): void {
+  try {
+    reportError(ctx, error);
+  } catch {
+    ctx.server.log('error', { err: error, command: verb, session: ctx.session.id }, 'command failed');
+    ctx.fromServer('FAIL', [verb, 'INTERNAL_ERROR', 'The server could not complete this command']);
+  }
+}
+
+/**
+ * Runs one message. Returns a promise only when the handler is asynchronous, so the connection
+ * can hold back its next lines until this one is done (commands of one client stay in order).
+ */
+export function dispatch(ctx: CommandContext, message: IrcMessage): Promise<void> | undefined {
+  const verb = message.command.toUpperCase();
+  const spec = COMMANDS.get(verb);
+  const { session } = ctx;
+  if (spec === undefined) {
+    if (session.registered) ctx.numeric(N.ERR_UNKNOWNCOMMAND, verb, 'Unknown command');
+    else ctx.numeric(N.ERR_NOTREGISTERED, 'You have not registered');
+    ctx.flush();
+    return undefined;
+  }
+  if (!session.registered && spec.preRegistration !== true) {
+    ctx.numeric(N.ERR_NOTREGISTERED, 'You have not registered');
+  } else if (message.params.length < spec.minParams) {
+    ctx.numeric(N.ERR_NEEDMOREPARAMS, verb, 'Not enough parameters');
+  } else if (spec.operOnly === true && !session.isOper) {
+    ctx.numeric(N.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator");
+  } else {
+    try {
+      const pending = spec.handler(ctx, message);
+      if (pending !== undefined) {
+        return pending.then(
+          () => {
+            ctx.flush();
+          },
+          (error: unknown) => {
+            handleFailure(ctx, verb, error);
+            ctx.flush();
+          },
+        );
+      }
+    } catch (error) {
+      handleFailure(ctx, verb, error);
+    }
+  }
+  ctx.flush();
+  return undefined;
+}

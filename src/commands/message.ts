@@ -1,0 +1,77 @@
+/** PRIVMSG, NOTICE, TAGMSG, AWAY, SETNAME (Modern IRC "Sending Messages"; IRCv3 message-tags, setname). */
+import { ChatError } from '../core/errors.js';
+import { sendMessage } from '../core/messaging.js';
+import type { MessageCommand } from '../core/messaging.js';
+import { setAway, setRealname } from '../core/users.js';
+import { Cap } from '../protocol/caps.js';
+import type { IrcMessage } from '../protocol/message.js';
+import * as N from '../protocol/numerics.js';
+import { isClientTag } from '../protocol/tags.js';
+import type { CommandContext } from './context.js';
+import { eachTarget } from './dispatch-helpers.js';
+import type { CommandTable } from './types.js';
+
+/** Client-only tags (+foo) are relayed only from clients that negotiated message-tags; all others are dropped. */
+function clientTags(ctx: CommandContext, message: IrcMessage): Map<string, string> | undefined {
+  if (message.tags === undefined || !ctx.session.hasCap(Cap.messageTags)) return undefined;
+  let relayed: Map<string, string> | undefined;
+  for (const [key, value] of message.tags) {
+    if (!isClientTag(key)) continue;
+    relayed ??= new Map();
+    relayed.set(key, value);
+  }
+  return relayed;
+}
+
+function deliver(ctx: CommandContext, message: IrcMessage, command: MessageCommand): void {
+  const [targets, text = ''] = message.params;
+  if (targets === undefined || targets === '') throw new ChatError('noRecipient', [], `No recipient given (${command})`);
+  if (command !== 'TAGMSG' && text === '') throw new ChatError('noTextToSend');
+  const tags = clientTags(ctx, message);
+  if (command === 'TAGMSG' && tags === undefined) return;
+  eachTarget(ctx, targets, (target) => {
+    const recipient = sendMessage(ctx.network, ctx.session, command, target, text, tags);
+    if (recipient?.away !== undefined && command === 'PRIVMSG') ctx.numeric(N.RPL_AWAY, recipient.nick, recipient.away);
+  });
+}
+
+export const messageCommands: CommandTable = {
+  PRIVMSG: {
+    minParams: 0,
+    handler(ctx, message) {
+      deliver(ctx, message, 'PRIVMSG');
+    },
+  },
+  NOTICE: {
+    minParams: 0,
+    handler(ctx, message) {
+      deliver(ctx, message, 'NOTICE');
+    },
+  },
+  TAGMSG: {
+    minParams: 1,
+    handler(ctx, message) {
+      deliver(ctx, message, 'TAGMSG');
+    },
+  },
+  AWAY: {
+    minParams: 0,
+    handler(ctx, message) {
+      const text = message.params[0];
+      setAway(ctx.network, ctx.session, text);
+      if (text === undefined || text === '') ctx.numeric(N.RPL_UNAWAY, 'You are no longer marked as being away');
+      else ctx.numeric(N.RPL_NOWAWAY, 'You have been marked as being away');
+    },
+  },
+  SETNAME: {
+    minParams: 1,
+    handler(ctx, message) {
+      const realname = message.params[0] ?? '';
+      if (realname === '' || realname.length > ctx.network.settings.limits.realnameLength) {
+        ctx.fromServer('FAIL', ['SETNAME', 'INVALID_REALNAME', 'Realname is not valid']);
+        return;
+      }
+      setRealname(ctx.network, ctx.session, realname);
+    },
+  },
+};

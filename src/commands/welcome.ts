@@ -1,0 +1,107 @@
+/** Completing registration: the welcome burst 001-005, LUSERS and the MOTD (Modern IRC "Connection Registration"). */
+import { timingSafeEqualStrings } from '../core/constant-time.js';
+import { CHANMODES, STATUS_LETTERS } from '../core/modes.js';
+import { registerSession } from '../core/users.js';
+import type { ServerSettings } from '../core/settings.js';
+import { UserMode } from '../core/session.js';
+import type { IsupportTokens } from '../protocol/isupport.js';
+import { isupportLines } from '../protocol/isupport.js';
+import * as N from '../protocol/numerics.js';
+import type { CommandContext } from './context.js';
+
+export function isupportTokens(settings: ServerSettings): IsupportTokens {
+  const { limits } = settings;
+  const targets = limits.maxTargets;
+  return [
+    ['AWAYLEN', limits.awayLength],
+    ['CASEMAPPING', settings.casemapping],
+    ['CHANLIMIT', `#:${limits.channelsPerUser}`],
+    ['CHANMODES', CHANMODES],
+    ['CHANNELLEN', limits.channelLength],
+    ['CHANTYPES', '#'],
+    ['ELIST', 'CMNTU'],
+    ['EXCEPTS', 'e'],
+    ['HOSTLEN', 64],
+    ['INVEX', 'I'],
+    ['KICKLEN', limits.kickLength],
+    ['MAXLIST', `beI:${limits.listEntries}`],
+    ['MAXTARGETS', targets],
+    ['MODES', limits.modesPerCommand],
+    ['NETWORK', settings.networkName],
+    ['NICKLEN', limits.nickLength],
+    ['PREFIX', `(${STATUS_LETTERS})~&@%+`],
+    ['SAFELIST', true],
+    ['STATUSMSG', '~&@%+'],
+    ['TARGMAX', `JOIN:${targets},KICK:${targets},NAMES:1,NOTICE:${targets},PART:${targets},PRIVMSG:${targets},TAGMSG:${targets},WHOIS:1`],
+    ['TOPICLEN', limits.topicLength],
+    ['USERLEN', limits.userLength],
+    ['UTF8ONLY', true],
+    ['WHOX', true],
+  ];
+}
+
+export function sendIsupport(ctx: CommandContext): void {
+  for (const tokens of isupportLines(isupportTokens(ctx.network.settings))) {
+    ctx.numeric(N.RPL_ISUPPORT, ...tokens, 'are supported by this server');
+  }
+}
+
+/** Registration completes once NICK and USER are given and CAP negotiation (if any) has ended. */
+export function tryCompleteRegistration(ctx: CommandContext): void {
+  const { session, network } = ctx;
+  if (session.registered || session.capNegotiating || session.nickFolded === '' || session.user === '') return;
+  const { password } = network.settings;
+  if (password !== undefined && (ctx.pendingPassword === undefined || !timingSafeEqualStrings(ctx.pendingPassword, password))) {
+    ctx.numeric(N.ERR_PASSWDMISMATCH, 'Password incorrect');
+    ctx.flush();
+    session.link?.close('Bad password');
+    return;
+  }
+  ctx.pendingPassword = undefined;
+  session.updatePrefix();
+  registerSession(network, session);
+  sendWelcome(ctx);
+}
+
+function sendWelcome(ctx: CommandContext): void {
+  const { session, network, server } = ctx;
+  const { settings } = network;
+  ctx.numeric(N.RPL_WELCOME, `Welcome to the ${settings.networkName} IRC Network, ${session.prefix}`);
+  ctx.numeric(N.RPL_YOURHOST, `Your host is ${settings.serverName}, running version ${server.version}`);
+  ctx.numeric(N.RPL_CREATED, `This server was created ${new Date(network.startedAt).toUTCString()}`);
+  ctx.numeric(N.RPL_MYINFO, settings.serverName, server.version, 'iow', 'beIiklmnst', 'beIklqaohv');
+  sendIsupport(ctx);
+  sendLusers(ctx);
+  sendMotd(ctx);
+  if (session.modes !== 0) ctx.send(session.nick, 'MODE', [session.nick, session.modeString()]);
+}
+
+export function sendLusers(ctx: CommandContext): void {
+  const { network } = ctx;
+  let invisible = 0;
+  let opers = 0;
+  for (const session of network.sessions.values()) {
+    if (!session.registered) continue;
+    if ((session.modes & UserMode.invisible) !== 0) invisible++;
+    if (session.isOper) opers++;
+  }
+  const users = network.registeredCount;
+  ctx.numeric(N.RPL_LUSERCLIENT, `There are ${users - invisible} users and ${invisible} invisible on 1 servers`);
+  ctx.numeric(N.RPL_LUSEROP, String(opers), 'operator(s) online');
+  ctx.numeric(N.RPL_LUSERUNKNOWN, String(ctx.server.unregisteredCount()), 'unknown connection(s)');
+  ctx.numeric(N.RPL_LUSERCHANNELS, String(network.channels.size), 'channels formed');
+  ctx.numeric(N.RPL_LUSERME, `I have ${users} clients and 1 servers`);
+  ctx.numeric(N.RPL_LOCALUSERS, String(users), String(network.maxUsers), `Current local users ${users}, max ${network.maxUsers}`);
+  ctx.numeric(N.RPL_GLOBALUSERS, String(users), String(network.maxUsers), `Current global users ${users}, max ${network.maxUsers}`);
+}
+
+export function sendMotd(ctx: CommandContext): void {
+  const { settings } = ctx.network;
+  if (settings.motd.length === 0) {
+    ctx.numeric(N.ERR_NOMOTD, 'MOTD File is missing');
+    return;
+  }
+  ctx.numeric(N.RPL_MOTDSTART, `- ${settings.serverName} Message of the day - `);
+  for (const line of settings.motd) ctx.numeric(N.RPL_MOTD, `- ${line}`);
+  ctx.numeric(N.RPL_ENDOFMOTD, 'End of /MOTD command.');
+}

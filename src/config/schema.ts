@@ -1,0 +1,70 @@
+/**
+ * The configuration file's shape, its defaults, and how it becomes core's ServerSettings.
+ * Every key is optional in the file; an unknown key or a wrong value is refused naming the key.
+ */
+import { z } from 'zod';
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:6667 or [::1]:6667');
+const serverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z0-9.-]*$/, 'expected a host-like name with a dot, e.g. irc.example.org');
+const positive = z.number().int().positive();
+const nonNegative = z.number().int().nonnegative();
+
+export const floodSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  burst: positive.default(20),
+  perSecond: z.number().positive().default(5),
+  maxQueued: positive.default(100),
+});
+
+export const limitsSchema = z.strictObject({
+  nickLength: z.number().int().min(9).max(64).default(30),
+  userLength: z.number().int().min(4).max(64).default(16),
+  realnameLength: z.number().int().min(16).max(400).default(200),
+  channelLength: z.number().int().min(8).max(200).default(64),
+  topicLength: z.number().int().min(16).max(400).default(390),
+  kickLength: z.number().int().min(16).max(400).default(255),
+  awayLength: z.number().int().min(16).max(400).default(255),
+  channelsPerUser: positive.default(50),
+  maxTargets: positive.max(100).default(4),
+  modesPerCommand: positive.max(100).default(4),
+  listEntries: positive.default(100),
+  flood: floodSchema.default(floodSchema.parse({})),
+  sendQueueBytes: z.number().int().min(4096).default(1024 * 1024),
+  connectionsPerIp: nonNegative.default(32),
+  maxConnections: nonNegative.default(20000),
+  registrationTimeoutSeconds: positive.default(60),
+  pingIntervalSeconds: positive.default(120),
+  pingTimeoutSeconds: positive.default(60),
+  whowasEntries: nonNegative.default(1000),
+});
+
+const operSchema = z.strictObject({
+  name: z.string().min(1).regex(/^\S+$/, 'expected a name without spaces'),
+  password: z
+    .string()
+    .regex(/^\$(argon2id|scrypt)\$/, 'expected a password hash made by `natter hash-password` (plain text passwords are refused)'),
+  hosts: z.array(z.string().min(1)).default([]),
+});
+
+export const configSchema = z.strictObject({
+  serverName: serverName.default('natter.local'),
+  networkName: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'expected letters, digits, "_", "." or "-", at most 32').default('Natter'),
+  listen: z.array(hostPort).min(1).default(['127.0.0.1:6667']),
+  data: z.string().min(1).optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  casemapping: z.enum(['rfc1459', 'ascii']).default('rfc1459'),
+  motd: z.union([z.string(), z.array(z.string())]).default(['Welcome to Natter.', 'Be kind, and have a good chat.']),
+  password: z.string().min(1).optional(),
+  opers: z.array(operSchema).default([]),
+  admin: z
+    .strictObject({
+      location1: z.string().default('A Natter server'),
+      location2: z.string().default('Run by its host'),
+      email: z.string().default('nobody@localhost'),
+    })
+    .default({ location1: 'A Natter server', location2: 'Run by its host', email: 'nobody@localhost' }),
+  limits: limitsSchema.default(limitsSchema.parse({})),
+});
+
+export type ConfigFile = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;

@@ -1,0 +1,121 @@
+/** A room (an IRC channel), its members with their roles, and its modes and lists. */
+import type { Session } from './session.js';
+
+/**
+ * Member roles, highest wins (Modern IRC "Channel membership prefixes"): owner ~q, admin &a, operator @o,
+ * half-operator %h, voice +v. A member's `prefixes` is a bitmask of (1 << rank).
+ */
+export const Rank = { none: 0, voice: 1, halfop: 2, op: 3, admin: 4, owner: 5 } as const;
+export type Rank = (typeof Rank)[keyof typeof Rank];
+
+export interface RankDef {
+  readonly rank: Rank;
+  readonly letter: string;
+  readonly prefix: string;
+}
+
+/** Highest first, as PREFIX=(qaohv)~&@%+ lists them. */
+export const RANKS: readonly RankDef[] = [
+  { rank: Rank.owner, letter: 'q', prefix: '~' },
+  { rank: Rank.admin, letter: 'a', prefix: '&' },
+  { rank: Rank.op, letter: 'o', prefix: '@' },
+  { rank: Rank.halfop, letter: 'h', prefix: '%' },
+  { rank: Rank.voice, letter: 'v', prefix: '+' },
+];
+
+export function rankByLetter(letter: string): RankDef | undefined {
+  return RANKS.find((r) => r.letter === letter);
+}
+
+export function rankByPrefix(prefix: string): RankDef | undefined {
+  return RANKS.find((r) => r.prefix === prefix);
+}
+
+export class Membership {
+  /** Bitmask of (1 << rank). */
+  prefixes = 0;
+  constructor(
+    readonly session: Session,
+    readonly channel: Channel,
+    /** Seconds since the epoch. */
+    readonly joinedAt: number,
+  ) {}
+
+  get highestRank(): Rank {
+    for (const def of RANKS) if ((this.prefixes & (1 << def.rank)) !== 0) return def.rank;
+    return Rank.none;
+  }
+
+  has(rank: Rank): boolean {
+    return (this.prefixes & (1 << rank)) !== 0;
+  }
+
+  /** "@" or, with multi-prefix, "~@+". */
+  prefixString(all: boolean): string {
+    let out = '';
+    for (const def of RANKS) {
+      if ((this.prefixes & (1 << def.rank)) !== 0) {
+        out += def.prefix;
+        if (!all) break;
+      }
+    }
+    return out;
+  }
+}
+
+export interface ListEntry {
+  readonly mask: string;
+  readonly setBy: string;
+  /** Seconds since the epoch. */
+  readonly setAt: number;
+}
+
+export type ListMode = 'b' | 'e' | 'I';
+
+export class ChannelModes {
+  noExternal = true;
+  topicLocked = true;
+  secret = false;
+  inviteOnly = false;
+  moderated = false;
+  key: string | undefined = undefined;
+  limit: number | undefined = undefined;
+
+  /** "+ntk" and its parameters; the key is shown only to members, as most servers do. */
+  describe(showKey: boolean): string[] {
+    let letters = '+';
+    const params: string[] = [];
+    if (this.inviteOnly) letters += 'i';
+    if (this.key !== undefined) {
+      letters += 'k';
+      params.push(showKey ? this.key : '*');
+    }
+    if (this.limit !== undefined) {
+      letters += 'l';
+      params.push(String(this.limit));
+    }
+    if (this.moderated) letters += 'm';
+    if (this.noExternal) letters += 'n';
+    if (this.secret) letters += 's';
+    if (this.topicLocked) letters += 't';
+    return [letters, ...params];
+  }
+}
+
+export class Channel {
+  topic = '';
+  topicSetBy = '';
+  topicSetAt = 0;
+  readonly members = new Map<Session, Membership>();
+  readonly modes = new ChannelModes();
+  readonly lists: Record<ListMode, ListEntry[]> = { b: [], e: [], I: [] };
+  /** Casefolded nicks invited past +i; an invitation is used up by the JOIN. */
+  readonly invited = new Set<string>();
+
+  constructor(
+    readonly name: string,
+    readonly nameFolded: string,
+    /** Seconds since the epoch. */
+    readonly createdAt: number,
+  ) {}
+}

@@ -1,0 +1,90 @@
+/**
+ * Domain events: what core has decided happened on the network. They are published on the Bus and applied
+ * by every node to its state, which also delivers them to that node's sessions. Plain data, so a Redis bus
+ * can carry them between nodes; sessions are named by id.
+ */
+
+export interface UserIntro {
+  readonly id: string;
+  readonly nick: string;
+  readonly user: string;
+  readonly host: string;
+  readonly ip: string;
+  readonly realname: string;
+  readonly modes: number;
+  readonly signonAt: number;
+}
+
+export interface ModeChange {
+  readonly adding: boolean;
+  readonly letter: string;
+  readonly param?: string;
+}
+
+export type NetworkEvent =
+  | { readonly type: 'userRegistered'; readonly user: UserIntro }
+  | { readonly type: 'nickChanged'; readonly id: string; readonly nick: string; readonly time: number }
+  | { readonly type: 'userQuit'; readonly id: string; readonly reason: string; readonly time: number }
+  | { readonly type: 'awayChanged'; readonly id: string; readonly message: string | undefined; readonly time: number }
+  | { readonly type: 'userModeChanged'; readonly id: string; readonly modes: number; readonly changes: string; readonly time: number }
+  | { readonly type: 'realnameChanged'; readonly id: string; readonly realname: string; readonly time: number }
+  | {
+      readonly type: 'channelJoined';
+      readonly id: string;
+      /** Casefolded key. */
+      readonly channel: string;
+      /** The name as its creator wrote it, used when this join creates the channel. */
+      readonly name: string;
+      readonly created: boolean;
+      readonly time: number;
+    }
+  | { readonly type: 'channelParted'; readonly id: string; readonly channel: string; readonly reason: string | undefined; readonly time: number }
+  | {
+      readonly type: 'memberKicked';
+      readonly by: string;
+      readonly channel: string;
+      readonly target: string;
+      readonly reason: string;
+      readonly time: number;
+    }
+  | { readonly type: 'topicChanged'; readonly by: string; readonly channel: string; readonly topic: string; readonly time: number }
+  | {
+      readonly type: 'channelModeChanged';
+      /** A nick!user@host or the server name. */
+      readonly by: string;
+      readonly channel: string;
+      readonly changes: readonly ModeChange[];
+      readonly time: number;
+    }
+  | {
+      readonly type: 'userInvited';
+      readonly by: string;
+      /** Casefolded key, and the name as written (the room may not exist). */
+      readonly channel: string;
+      readonly name: string;
+      readonly target: string;
+      readonly time: number;
+    }
+  | {
+      readonly type: 'channelMessage';
+      readonly from: string;
+      readonly command: 'PRIVMSG' | 'NOTICE' | 'TAGMSG';
+      readonly channel: string;
+      /** The target as the sender wrote it, e.g. "@#room" for STATUSMSG. */
+      readonly target: string;
+      /** Only members of at least this rank receive it (STATUSMSG). */
+      readonly minRank: number;
+      readonly text: string;
+      readonly tags: ReadonlyMap<string, string> | undefined;
+      readonly time: number;
+    }
+  | {
+      readonly type: 'privateMessage';
+      readonly from: string;
+      readonly command: 'PRIVMSG' | 'NOTICE' | 'TAGMSG';
+      readonly to: string;
+      readonly text: string;
+      readonly tags: ReadonlyMap<string, string> | undefined;
+      readonly time: number;
+    }
+  | { readonly type: 'wallops'; readonly source: string; readonly text: string; readonly time: number };

@@ -1,0 +1,433 @@
+/**
+ * The network's state on this node (sessions, nicks, channels) and the one place it changes: apply(),
+ * which every node runs for every event from the Bus, delivering the event to its local sessions as it goes.
+ */
+import { Cap } from '../protocol/caps.js';
+import type { Casefold } from '../protocol/casemapping.js';
+import { casefolder } from '../protocol/casemapping.js';
+import { Channel, Membership, Rank } from './channel.js';
+import type { ModeChange, NetworkEvent, UserIntro } from './events.js';
+import { Outbound } from './outbound.js';
+import type { Bus, Clock } from './ports.js';
+import { Session, UserMode } from './session.js';
+import type { ServerSettings } from './settings.js';
+
+export interface WhowasEntry {
+  readonly nick: string;
+  readonly nickFolded: string;
+  readonly user: string;
+  readonly host: string;
+  readonly realname: string;
+  /** Seconds since the epoch. */
+  readonly leftAt: number;
+}
+
+export class Network {
+  readonly sessions = new Map<string, Session>();
+  /** Casefolded nick -> session, for registered sessions and for nicks reserved before registration. */
+  readonly nicks = new Map<string, Session>();
+  readonly channels = new Map<string, Channel>();
+  readonly whowas: WhowasEntry[] = [];
+  fold: Casefold;
+  settings: ServerSettings;
+  readonly startedAt: number;
+  /** Highest count of registered users seen, for LUSERS. */
+  maxUsers = 0;
+  registeredCount = 0;
+  private deliveryEpoch = 0;
+
+  constructor(
+    settings: ServerSettings,
+    readonly clock: Clock,
+    readonly bus: Bus,
+  ) {
+    this.settings = settings;
+    this.fold = casefolder(settings.casemapping);
+    this.startedAt = clock.now();
+    bus.subscribe((event) => {
+      this.apply(event);
+    });
+  }
+
+  /** Seconds since the epoch. */
+  nowSeconds(): number {
+    return Math.floor(this.clock.now() / 1000);
+  }
+
+  findNick(nick: string): Session | undefined {
+    const session = this.nicks.get(this.fold(nick));
+    return session?.registered === true ? session : undefined;
+  }
+
+  findChannel(name: string): Channel | undefined {
+    return this.channels.get(this.fold(name));
+  }
+
+  /** Adds a connection's session before registration; it holds no nick and is seen by nobody yet. */
+  addLocalSession(session: Session): void {
+    this.sessions.set(session.id, session);
+  }
+
+  /** Forgets a session that never registered (or a remote one whose QUIT was applied). */
+  removeUnregistered(session: Session): void {
+    this.sessions.delete(session.id);
+    if (session.nickFolded !== '' && this.nicks.get(session.nickFolded) === session) this.nicks.delete(session.nickFolded);
+  }
+
+  reserveNick(session: Session, nick: string): void {
+    const folded = this.fold(nick);
+    if (session.nickFolded !== '' && this.nicks.get(session.nickFolded) === session) this.nicks.delete(session.nickFolded);
+    session.nick = nick;
+    session.nickFolded = folded;
+    this.nicks.set(folded, session);
+  }
+
+  publish(event: NetworkEvent): void {
+    this.bus.publish(event);
+  }
+
+  /** Applies an event to this node's state and delivers it to this node's sessions. */
+  apply(event: NetworkEvent): void {
+    switch (event.type) {
+      case 'channelMessage':
+        this.applyChannelMessage(event);
+        return;
+      case 'privateMessage':
+        this.applyPrivateMessage(event);
+        return;
+      case 'userRegistered':
+        this.applyUserRegistered(event.user);
+        return;
+      case 'nickChanged':
+        this.applyNickChanged(event.id, event.nick, event.time);
+        return;
+      case 'userQuit':
+        this.applyUserQuit(event.id, event.reason, event.time);
+        return;
+      case 'awayChanged':
+        this.applyAwayChanged(event.id, event.message, event.time);
+        return;
+      case 'userModeChanged':
+        this.applyUserModeChanged(event.id, event.modes, event.changes, event.time);
+        return;
+      case 'realnameChanged':
+        this.applyRealnameChanged(event.id, event.realname, event.time);
+        return;
+      case 'channelJoined':
+        this.applyChannelJoined(event.id, event.channel, event.name, event.created, event.time);
+        return;
+      case 'channelParted':
+        this.applyChannelParted(event.id, event.channel, event.reason, event.time);
+        return;
+      case 'memberKicked':
+        this.applyMemberKicked(event.by, event.channel, event.target, event.reason, event.time);
+        return;
+      case 'topicChanged':
+        this.applyTopicChanged(event.by, event.channel, event.topic, event.time);
+        return;
+      case 'channelModeChanged':
+        this.applyChannelModeChanged(event.by, event.channel, event.changes, event.time);
+        return;
+      case 'userInvited':
+        this.applyUserInvited(event.by, event.channel, event.name, event.target, event.time);
+        return;
+      case 'wallops':
+        this.applyWallops(event.source, event.text, event.time);
+        return;
+    }
+  }
+
+  private applyChannelMessage(event: Extract<NetworkEvent, { type: 'channelMessage' }>): void {
+    const channel = this.channels.get(event.channel);
+    const sender = this.sessions.get(event.from);
+    if (channel === undefined || sender === undefined) return;
+    const message = new Outbound(sender.prefix, event.command, event.command === 'TAGMSG' ? [event.target] : [event.target, event.text], event.time, event.tags);
+    const tagOnly = event.command === 'TAGMSG';
+    for (const membership of channel.members.values()) {
+      const member = membership.session;
+      const link = member.link;
+      if (link === undefined) continue;
+      if (member === sender && (member.caps & Cap.echoMessage) === 0) continue;
+      if (event.minRank !== Rank.none && membership.highestRank < event.minRank) continue;
+      if (tagOnly && (member.caps & Cap.messageTags) === 0) continue;
+      link.send(message);
+    }
+  }
+
+  private applyPrivateMessage(event: Extract<NetworkEvent, { type: 'privateMessage' }>): void {
+    const sender = this.sessions.get(event.from);
+    const recipient = this.sessions.get(event.to);
+    if (sender === undefined || recipient === undefined) return;
+    const tagOnly = event.command === 'TAGMSG';
+    const message = new Outbound(sender.prefix, event.command, tagOnly ? [recipient.nick] : [recipient.nick, event.text], event.time, event.tags);
+    if (recipient.link !== undefined && (!tagOnly || recipient.hasCap(Cap.messageTags))) recipient.link.send(message);
+    if (sender !== recipient && sender.link !== undefined && sender.hasCap(Cap.echoMessage) && (!tagOnly || sender.hasCap(Cap.messageTags))) {
+      sender.link.send(message);
+    }
+  }
+
+  private applyUserRegistered(intro: UserIntro): void {
+    let session = this.sessions.get(intro.id);
+    if (session === undefined) {
+      session = new Session(intro.id, intro.host, intro.ip, undefined, intro.signonAt);
+      this.sessions.set(session.id, session);
+    }
+    session.user = intro.user;
+    session.realname = intro.realname;
+    session.modes = intro.modes;
+    session.host = intro.host;
+    this.reserveNick(session, intro.nick);
+    session.updatePrefix();
+    session.registered = true;
+    this.registeredCount++;
+    if (this.registeredCount > this.maxUsers) this.maxUsers = this.registeredCount;
+  }
+
+  private applyNickChanged(id: string, nick: string, time: number): void {
+    const session = this.sessions.get(id);
+    if (session === undefined) return;
+    const message = new Outbound(session.prefix, 'NICK', [nick], time);
+    this.reserveNick(session, nick);
+    session.updatePrefix();
+    const mark = this.nextMark();
+    session.deliveryMark = mark;
+    session.link?.send(message);
+    this.sendToChannelPeers(session, message, mark, 0);
+  }
+
+  private applyUserQuit(id: string, reason: string, time: number): void {
+    const session = this.sessions.get(id);
+    if (session === undefined) return;
+    const message = new Outbound(session.prefix, 'QUIT', [reason], time);
+    const mark = this.nextMark();
+    session.deliveryMark = mark;
+    this.sendToChannelPeers(session, message, mark, 0);
+    for (const channel of session.channels.keys()) this.removeMember(channel, session);
+    if (session.registered) {
+      this.registeredCount--;
+      this.rememberWhowas(session, time);
+    }
+    this.removeUnregistered(session);
+  }
+
+  private applyAwayChanged(id: string, message: string | undefined, time: number): void {
+    const session = this.sessions.get(id);
+    if (session === undefined) return;
+    session.away = message;
+    const notice = new Outbound(session.prefix, 'AWAY', message === undefined ? [] : [message], time);
+    const mark = this.nextMark();
+    session.deliveryMark = mark;
+    this.sendToChannelPeers(session, notice, mark, Cap.awayNotify);
+  }
+
+  private applyUserModeChanged(id: string, modes: number, changes: string, time: number): void {
+    const session = this.sessions.get(id);
+    if (session === undefined) return;
+    session.modes = modes;
+    if (changes !== '') session.link?.send(new Outbound(session.nick, 'MODE', [session.nick, changes], time));
+  }
+
+  private applyRealnameChanged(id: string, realname: string, time: number): void {
+    const session = this.sessions.get(id);
+    if (session === undefined) return;
+    session.realname = realname;
+    const message = new Outbound(session.prefix, 'SETNAME', [realname], time);
+    const mark = this.nextMark();
+    session.deliveryMark = mark;
+    if (session.hasCap(Cap.setname)) session.link?.send(message);
+    this.sendToChannelPeers(session, message, mark, Cap.setname);
+  }
+
+  private applyChannelJoined(id: string, folded: string, name: string, created: boolean, time: number): void {
+    const session = this.sessions.get(id);
+    if (session === undefined) return;
+    let channel = this.channels.get(folded);
+    if (channel === undefined) {
+      channel = new Channel(name, folded, Math.floor(time / 1000));
+      this.channels.set(folded, channel);
+    }
+    if (channel.members.has(session)) return;
+    const membership = new Membership(session, channel, Math.floor(time / 1000));
+    if (created) membership.prefixes = 1 << Rank.op;
+    channel.members.set(session, membership);
+    session.channels.set(channel, membership);
+    channel.invited.delete(session.nickFolded);
+    this.sendToMembers(channel, new Outbound(session.prefix, 'JOIN', [channel.name], time), 0);
+  }
+
+  private applyChannelParted(id: string, name: string, reason: string | undefined, time: number): void {
+    const session = this.sessions.get(id);
+    const channel = this.channels.get(name);
+    if (session === undefined || channel === undefined || !channel.members.has(session)) return;
+    const params = reason === undefined || reason === '' ? [channel.name] : [channel.name, reason];
+    this.sendToMembers(channel, new Outbound(session.prefix, 'PART', params, time), 0);
+    this.removeMember(channel, session);
+  }
+
+  private applyMemberKicked(by: string, name: string, targetId: string, reason: string, time: number): void {
+    const channel = this.channels.get(name);
+    const target = this.sessions.get(targetId);
+    if (channel === undefined || target === undefined || !channel.members.has(target)) return;
+    this.sendToMembers(channel, new Outbound(by, 'KICK', [channel.name, target.nick, reason], time), 0);
+    this.removeMember(channel, target);
+  }
+
+  private applyTopicChanged(by: string, name: string, topic: string, time: number): void {
+    const channel = this.channels.get(name);
+    if (channel === undefined) return;
+    channel.topic = topic;
+    channel.topicSetBy = by;
+    channel.topicSetAt = Math.floor(time / 1000);
+    this.sendToMembers(channel, new Outbound(by, 'TOPIC', [channel.name, topic], time), 0);
+  }
+
+  private applyChannelModeChanged(by: string, name: string, changes: readonly ModeChange[], time: number): void {
+    const channel = this.channels.get(name);
+    if (channel === undefined || changes.length === 0) return;
+    const setAt = Math.floor(time / 1000);
+    for (const change of changes) applyModeChange(this, channel, change, by, setAt);
+    this.sendToMembers(channel, new Outbound(by, 'MODE', [channel.name, ...modeChangeParams(changes)], time), 0);
+  }
+
+  private applyUserInvited(by: string, folded: string, name: string, targetId: string, time: number): void {
+    const channel = this.channels.get(folded);
+    const target = this.sessions.get(targetId);
+    if (target === undefined) return;
+    const channelName = channel?.name ?? name;
+    channel?.invited.add(target.nickFolded);
+    const message = new Outbound(by, 'INVITE', [target.nick, channelName], time);
+    target.link?.send(message);
+    if (channel === undefined) return;
+    // invite-notify: members who could have invited too are told (ircv3 invite-notify).
+    for (const membership of channel.members.values()) {
+      const member = membership.session;
+      if (member === target || member.link === undefined || !member.hasCap(Cap.inviteNotify)) continue;
+      if (member.prefix === by || membership.highestRank >= Rank.halfop) member.link.send(message);
+    }
+  }
+
+  private applyWallops(source: string, text: string, time: number): void {
+    const message = new Outbound(source, 'WALLOPS', [text], time);
+    for (const session of this.sessions.values()) {
+      if (session.link !== undefined && session.registered && (session.modes & UserMode.wallops) !== 0) session.link.send(message);
+    }
+  }
+
+  /** Sends to every local session sharing a channel with `session` once (those whose mark differs), optionally only with a cap. */
+  private sendToChannelPeers(session: Session, message: Outbound, mark: number, requiredCap: number): void {
+    for (const channel of session.channels.keys()) {
+      for (const member of channel.members.keys()) {
+        if (member.deliveryMark === mark) continue;
+        member.deliveryMark = mark;
+        if (member.link === undefined) continue;
+        if (requiredCap !== 0 && (member.caps & requiredCap) === 0) continue;
+        member.link.send(message);
+      }
+    }
+  }
+
+  private sendToMembers(channel: Channel, message: Outbound, requiredCap: number): void {
+    for (const member of channel.members.keys()) {
+      if (member.link === undefined) continue;
+      if (requiredCap !== 0 && (member.caps & requiredCap) === 0) continue;
+      member.link.send(message);
+    }
+  }
+
+  private removeMember(channel: Channel, session: Session): void {
+    channel.members.delete(session);
+    session.channels.delete(channel);
+    if (channel.members.size === 0) this.channels.delete(channel.nameFolded);
+  }
+
+  private rememberWhowas(session: Session, time: number): void {
+    this.whowas.push({
+      nick: session.nick,
+      nickFolded: session.nickFolded,
+      user: session.user,
+      host: session.host,
+      realname: session.realname,
+      leftAt: Math.floor(time / 1000),
+    });
+    const excess = this.whowas.length - this.settings.limits.whowasEntries;
+    if (excess > 0) this.whowas.splice(0, excess);
+  }
+
+  private nextMark(): number {
+    this.deliveryEpoch = (this.deliveryEpoch + 1) | 0;
+    return this.deliveryEpoch;
+  }
+}
+
+/** Applies one already-validated mode change to a channel's state. */
+function applyModeChange(network: Network, channel: Channel, change: ModeChange, by: string, setAt: number): void {
+  const { modes } = channel;
+  switch (change.letter) {
+    case 'n':
+      modes.noExternal = change.adding;
+      return;
+    case 't':
+      modes.topicLocked = change.adding;
+      return;
+    case 's':
+      modes.secret = change.adding;
+      return;
+    case 'i':
+      modes.inviteOnly = change.adding;
+      return;
+    case 'm':
+      modes.moderated = change.adding;
+      return;
+    case 'k':
+      modes.key = change.adding ? change.param : undefined;
+      return;
+    case 'l':
+      modes.limit = change.adding && change.param !== undefined ? Number(change.param) : undefined;
+      return;
+    case 'b':
+    case 'e':
+    case 'I': {
+      const list = channel.lists[change.letter];
+      const mask = change.param ?? '';
+      const folded = network.fold(mask);
+      const index = list.findIndex((entry) => network.fold(entry.mask) === folded);
+      if (change.adding && index === -1) list.push({ mask, setBy: by, setAt });
+      if (!change.adding && index !== -1) list.splice(index, 1);
+      return;
+    }
+    default: {
+      const rankDef = RANK_BY_LETTER.get(change.letter);
+      if (rankDef === undefined || change.param === undefined) return;
+      const target = network.nicks.get(network.fold(change.param));
+      const membership = target === undefined ? undefined : channel.members.get(target);
+      if (membership === undefined) return;
+      if (change.adding) membership.prefixes |= 1 << rankDef;
+      else membership.prefixes &= ~(1 << rankDef);
+    }
+  }
+}
+
+const RANK_BY_LETTER = new Map<string, number>([
+  ['q', Rank.owner],
+  ['a', Rank.admin],
+  ['o', Rank.op],
+  ['h', Rank.halfop],
+  ['v', Rank.voice],
+]);
+
+/** "+o-v nick1 nick2" from a list of changes, grouping signs as servers do. */
+export function modeChangeParams(changes: readonly ModeChange[]): string[] {
+  let letters = '';
+  let sign = '';
+  const params: string[] = [];
+  for (const change of changes) {
+    const wanted = change.adding ? '+' : '-';
+    if (wanted !== sign) {
+      letters += wanted;
+      sign = wanted;
+    }
+    letters += change.letter;
+    if (change.param !== undefined) params.push(change.param);
+  }
+  return [letters, ...params];
+}

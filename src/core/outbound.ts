@@ -1,0 +1,18 @@
+/**
+ * A message leaving the server, built once by core and shared by every recipient. net/ fills `wire`
+ * with the serialized bytes of each tag variant on first use, so a fan-out to N members serializes
+ * at most TAG_VARIANT_COUNT times.
+ */
+export class Outbound {
+  readonly wire: Array<Uint8Array | undefined> = [undefined, undefined, undefined];
+
+  constructor(
+    readonly source: string | undefined,
+    readonly command: string,
+    readonly params: readonly string[],
+    /** Milliseconds since the epoch, for server-time. */
+    readonly time: number,
+    /** Client-only tags (+typing, +reply, ...) relayed to message-tags clients. */
+    readonly clientTags?: ReadonlyMap<string, string>,
+  ) {}
+}

@@ -1,0 +1,126 @@
+/** Joining, leaving and running rooms: JOIN, PART, KICK, TOPIC, INVITE. */
+import { Rank } from './channel.js';
+import type { Channel } from './channel.js';
+import { ChatError } from './errors.js';
+import type { Network } from './network.js';
+import { actingRank, isBanned, matchesList, mayChangeTopic, mayKick } from './permissions.js';
+import type { Session } from './session.js';
+
+// No space, comma, BELL, NUL or colon (Modern IRC "Channels").
+// eslint-disable-next-line no-control-regex -- BELL and NUL are exactly what must be refused
+const CHANNEL_PATTERN = /^#[^\s,\x07\x00:]+$/;
+
+export function isValidChannelName(name: string, maxLength: number): boolean {
+  return name.length >= 2 && name.length <= maxLength && CHANNEL_PATTERN.test(name);
+}
+
+export function requireChannel(network: Network, name: string): Channel {
+  const channel = network.findChannel(name);
+  if (channel === undefined) throw new ChatError('noSuchChannel', [name]);
+  return channel;
+}
+
+function requireMember(session: Session, channel: Channel): void {
+  if (!channel.members.has(session)) throw new ChatError('notOnChannel', [channel.name]);
+}
+
+/**
+ * JOIN one channel. The creator becomes its operator. Checks, in Modern IRC's order: limit on rooms per
+ * user, key (+k), limit (+l), invite-only (+i, unless invited or matching +I), bans (+b, unless +e).
+ * Returns the channel, or undefined when the session was already a member.
+ */
+export function joinChannel(network: Network, session: Session, name: string, key: string | undefined): Channel | undefined {
+  const { limits } = network.settings;
+  if (!isValidChannelName(name, limits.channelLength)) throw new ChatError('noSuchChannel', [name], 'Illegal channel name');
+  const folded = network.fold(name);
+  const existing = network.channels.get(folded);
+  if (existing?.members.has(session) === true) return undefined;
+  if (session.channels.size >= limits.channelsPerUser && !session.isOper) throw new ChatError('tooManyChannels', [name]);
+  if (existing !== undefined && !session.isOper) {
+    const { modes } = existing;
+    const invited = existing.invited.has(session.nickFolded);
+    if (modes.key !== undefined && modes.key !== key && !invited) throw new ChatError('badChannelKey', [existing.name]);
+    if (modes.limit !== undefined && existing.members.size >= modes.limit && !invited) throw new ChatError('channelIsFull', [existing.name]);
+    if (modes.inviteOnly && !invited && !matchesList(network, session, existing.lists.I)) {
+      throw new ChatError('inviteOnlyChan', [existing.name]);
+    }
+    if (!invited && isBanned(network, session, existing)) throw new ChatError('bannedFromChan', [existing.name]);
+  }
+  network.publish({ type: 'channelJoined', id: session.id, channel: folded, name, created: existing === undefined, time: network.clock.now() });
+  return network.channels.get(folded);
+}
+
+export function partChannel(network: Network, session: Session, name: string, reason: string | undefined): void {
+  const channel = requireChannel(network, name);
+  requireMember(session, channel);
+  network.publish({ type: 'channelParted', id: session.id, channel: channel.nameFolded, reason, time: network.clock.now() });
+}
+
+/** JOIN 0: leave every channel. */
+export function partAll(network: Network, session: Session): void {
+  for (const channel of [...session.channels.keys()]) {
+    network.publish({ type: 'channelParted', id: session.id, channel: channel.nameFolded, reason: undefined, time: network.clock.now() });
+  }
+}
+
+export function kickMember(network: Network, session: Session, name: string, nick: string, reason: string): void {
+  const channel = requireChannel(network, name);
+  if (!session.isOper) requireMember(session, channel);
+  const target = network.findNick(nick);
+  const targetMembership = target === undefined ? undefined : channel.members.get(target);
+  if (target === undefined || targetMembership === undefined) throw new ChatError('userNotInChannel', [nick, channel.name]);
+  const actor = actingRank(session, channel);
+  if (target !== session && !mayKick(actor, targetMembership.highestRank)) {
+    throw new ChatError('chanOpPrivsNeeded', [channel.name], actor >= Rank.halfop ? "You can't kick a member of equal or higher rank" : undefined);
+  }
+  network.publish({
+    type: 'memberKicked',
+    by: session.prefix,
+    channel: channel.nameFolded,
+    target: target.id,
+    reason: reason.slice(0, network.settings.limits.kickLength),
+    time: network.clock.now(),
+  });
+}
+
+export function setTopic(network: Network, session: Session, name: string, topic: string): void {
+  const channel = requireChannel(network, name);
+  if (!session.isOper) requireMember(session, channel);
+  if (!mayChangeTopic(actingRank(session, channel), channel)) throw new ChatError('chanOpPrivsNeeded', [channel.name]);
+  network.publish({
+    type: 'topicChanged',
+    by: session.prefix,
+    channel: channel.nameFolded,
+    topic: topic.slice(0, network.settings.limits.topicLength),
+    time: network.clock.now(),
+  });
+}
+
+/**
+ * INVITE: a member invites a user; to a +i room only a half-operator or above may (Modern IRC "INVITE").
+ * Inviting to a room that does not exist is allowed, as the document permits, and simply notifies.
+ */
+export function inviteUser(network: Network, session: Session, nick: string, name: string): Session {
+  const target = network.findNick(nick);
+  if (target === undefined) throw new ChatError('noSuchNick', [nick]);
+  const channel = network.findChannel(name);
+  if (channel !== undefined) {
+    if (!session.isOper) requireMember(session, channel);
+    if (channel.members.has(target)) throw new ChatError('userOnChannel', [target.nick, channel.name]);
+    if (channel.modes.inviteOnly && actingRank(session, channel) < Rank.halfop) throw new ChatError('chanOpPrivsNeeded', [channel.name]);
+  }
+  network.publish({
+    type: 'userInvited',
+    by: session.prefix,
+    channel: channel?.nameFolded ?? network.fold(name),
+    name: channel?.name ?? name,
+    target: target.id,
+    time: network.clock.now(),
+  });
+  return target;
+}
+
+/** Secret rooms are hidden from non-members in LIST, NAMES, WHO and WHOIS. */
+export function isVisibleTo(channel: Channel, session: Session): boolean {
+  return !channel.modes.secret || channel.members.has(session) || session.isOper;
+}

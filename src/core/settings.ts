@@ -1,0 +1,66 @@
+/** Everything configurable that the domain reads. config/ builds it from files and flags; core only reads it. */
+import type { Casemapping } from '../protocol/casemapping.js';
+
+export interface OperatorCredential {
+  readonly name: string;
+  /** An argon2id or scrypt PHC string; verified by a port, never compared as text. */
+  readonly passwordHash: string;
+  /** Wildcard masks of user@host allowed to use this block; empty means any. */
+  readonly hosts: readonly string[];
+}
+
+export interface FloodSettings {
+  readonly enabled: boolean;
+  /** Commands a client may send at once before it is slowed down. */
+  readonly burst: number;
+  /** Commands per second refilled into the budget. */
+  readonly perSecond: number;
+  /** Delayed commands held per client; more than this disconnects it with "Excess Flood". */
+  readonly maxQueued: number;
+}
+
+export interface LimitSettings {
+  readonly nickLength: number;
+  readonly userLength: number;
+  readonly realnameLength: number;
+  readonly channelLength: number;
+  readonly topicLength: number;
+  readonly kickLength: number;
+  readonly awayLength: number;
+  readonly channelsPerUser: number;
+  /** Targets per PRIVMSG/NOTICE/JOIN/... command. */
+  readonly maxTargets: number;
+  /** Mode changes with a parameter per MODE command. */
+  readonly modesPerCommand: number;
+  /** Entries per ban, exception or invite-exception list. */
+  readonly listEntries: number;
+  readonly flood: FloodSettings;
+  /** Bytes queued for one client before it is disconnected with "SendQ exceeded". */
+  readonly sendQueueBytes: number;
+  /** Simultaneous connections from one IP address; 0 means unlimited. */
+  readonly connectionsPerIp: number;
+  /** Connections in all; 0 means unlimited. */
+  readonly maxConnections: number;
+  readonly registrationTimeoutSeconds: number;
+  readonly pingIntervalSeconds: number;
+  readonly pingTimeoutSeconds: number;
+  readonly whowasEntries: number;
+}
+
+export interface AdminInfo {
+  readonly location1: string;
+  readonly location2: string;
+  readonly email: string;
+}
+
+export interface ServerSettings {
+  readonly serverName: string;
+  readonly networkName: string;
+  readonly casemapping: Casemapping;
+  readonly motd: readonly string[];
+  /** A server password (PASS) every client must give; undefined for none. Compared in constant time. */
+  readonly password: string | undefined;
+  readonly opers: readonly OperatorCredential[];
+  readonly admin: AdminInfo;
+  readonly limits: LimitSettings;
+}

@@ -1,0 +1,125 @@
+/** What a user does to themselves: take a nick, register, go away, change modes, leave. */
+import { ChatError } from './errors.js';
+import type { Network } from './network.js';
+import { USER_MODE_LETTERS, UserMode } from './session.js';
+import type { Session } from './session.js';
+
+// Modern IRC "Clients": no space, comma, '*', '?', '!', '@'; no leading '#', ':', '$', '&' or digit.
+// We allow the traditional RFC 2812 set, which every client accepts.
+const NICK_PATTERN = /^[A-Za-z[\]\\`_^{|}][A-Za-z0-9[\]\\`_^{|}-]*$/;
+
+export function isValidNick(nick: string, maxLength: number): boolean {
+  return nick.length > 0 && nick.length <= maxLength && NICK_PATTERN.test(nick);
+}
+
+/** NICK: before registration it only reserves the name; afterwards everyone sharing a room is told. */
+export function changeNick(network: Network, session: Session, nick: string): void {
+  if (!isValidNick(nick, network.settings.limits.nickLength)) throw new ChatError('erroneousNickname', [nick]);
+  const folded = network.fold(nick);
+  const holder = network.nicks.get(folded);
+  if (holder !== undefined && holder !== session) throw new ChatError('nicknameInUse', [nick]);
+  if (nick === session.nick) return;
+  if (!session.registered) {
+    network.reserveNick(session, nick);
+    return;
+  }
+  network.publish({ type: 'nickChanged', id: session.id, nick, time: network.clock.now() });
+}
+
+/** Introduces a session to the network once NICK, USER (and CAP END, PASS) are done. */
+export function registerSession(network: Network, session: Session): void {
+  network.publish({
+    type: 'userRegistered',
+    user: {
+      id: session.id,
+      nick: session.nick,
+      user: session.user,
+      host: session.host,
+      ip: session.ip,
+      realname: session.realname,
+      modes: session.modes,
+      signonAt: session.signonAt,
+    },
+  });
+}
+
+export function quit(network: Network, session: Session, reason: string): void {
+  if (!session.registered) {
+    network.removeUnregistered(session);
+    return;
+  }
+  network.publish({ type: 'userQuit', id: session.id, reason, time: network.clock.now() });
+}
+
+export function setAway(network: Network, session: Session, message: string | undefined): void {
+  const trimmed = message === undefined || message === '' ? undefined : message.slice(0, network.settings.limits.awayLength);
+  network.publish({ type: 'awayChanged', id: session.id, message: trimmed, time: network.clock.now() });
+}
+
+export function setRealname(network: Network, session: Session, realname: string): void {
+  network.publish({
+    type: 'realnameChanged',
+    id: session.id,
+    realname: realname.slice(0, network.settings.limits.realnameLength),
+    time: network.clock.now(),
+  });
+}
+
+export interface UserModeResult {
+  /** The changes really made, e.g. "+iw" (empty when nothing changed). */
+  readonly applied: string;
+  readonly unknownLetters: boolean;
+}
+
+/**
+ * User MODE on oneself. +o cannot be self-granted (only OPER does), but may be dropped.
+ */
+export function changeUserModes(network: Network, session: Session, modeString: string): UserModeResult {
+  let adding = true;
+  let modes = session.modes;
+  let unknownLetters = false;
+  let applied = '';
+  let sign = '';
+  for (const letter of modeString) {
+    if (letter === '+' || letter === '-') {
+      adding = letter === '+';
+      continue;
+    }
+    const bit = USER_MODE_LETTERS.find(([l]) => l === letter)?.[1];
+    if (bit === undefined) {
+      unknownLetters = true;
+      continue;
+    }
+    if (bit === UserMode.oper && adding) continue;
+    const has = (modes & bit) !== 0;
+    if (has === adding) continue;
+    modes = adding ? modes | bit : modes & ~bit;
+    const wanted = adding ? '+' : '-';
+    if (wanted !== sign) {
+      applied += wanted;
+      sign = wanted;
+    }
+    applied += letter;
+  }
+  if (applied !== '') {
+    if ((session.modes & UserMode.oper) !== 0 && (modes & UserMode.oper) === 0) session.operName = undefined;
+    network.publish({ type: 'userModeChanged', id: session.id, modes, changes: applied, time: network.clock.now() });
+  }
+  return { applied, unknownLetters };
+}
+
+/** Grants +o (and +w, so operators see WALLOPS) after OPER succeeded. */
+export function becomeOperator(network: Network, session: Session, operName: string): void {
+  session.operName = operName;
+  let added = '';
+  for (const [letter, bit] of USER_MODE_LETTERS) {
+    if ((bit === UserMode.oper || bit === UserMode.wallops) && (session.modes & bit) === 0) added += letter;
+  }
+  network.publish({
+    type: 'userModeChanged',
+    id: session.id,
+    modes: session.modes | UserMode.oper | UserMode.wallops,
+    changes: added === '' ? '' : `+${added}`,
+    time: network.clock.now(),
+  });
+}

@@ -1,0 +1,243 @@
+/**
+ * One client connection: framing and input limits, flood control, the ordered command loop, and a bounded
+ * send queue flushed once per event-loop turn. It is the SessionLink core writes to; it knows nothing of
+ * what the commands mean.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { Outbound } from '../core/outbound.js';
+import type { SessionLink, Session } from '../core/session.js';
+import type { FloodSettings } from '../core/settings.js';
+import { tagVariantOf } from '../protocol/caps.js';
+import type { IrcMessage } from '../protocol/message.js';
+import { parseMessage } from '../protocol/message.js';
+import { LineFramer } from './framing.js';
+import type { LineSink } from './framing.js';
+import { scheduleFlush } from './flusher.js';
+import { wireBytes } from './wire.js';
+
+/** The byte pipe under a connection: a TCP or TLS socket, or a WebSocket adapter. */
+export interface Transport {
+  write(data: Buffer): boolean;
+  end(): void;
+  destroy(): void;
+  readonly writableLength: number;
+}
+
+/** What a connection needs from its server. */
+export interface ConnectionHost {
+  /** Runs one parsed message; a promise holds this connection's later lines until it settles. */
+  dispatch(connection: Connection, message: IrcMessage): Promise<void> | undefined;
+  /** Sends a numeric or FAIL produced by the connection layer itself (417, INVALID_UTF8). */
+  replyRaw(connection: Connection, command: string, params: string[]): void;
+  readonly sendQueueBytes: number;
+  readonly flood: FloodSettings;
+  /** Connections with commands held back by flood control, processed by the server's timer. */
+  markThrottled(connection: Connection): void;
+  /** The transport is gone: the session leaves the network. Called once. */
+  connectionClosed(connection: Connection, fallbackReason: string): void;
+  now(): number;
+}
+
+/** Modern IRC: 512 bytes with CRLF for the message, plus up to 8191 for the tags (message-tags). */
+export const MAX_BODY_BYTES = 510;
+export const MAX_TAG_BYTES = 8191;
+/** Lines longer than this are dropped by the framer before we even look at them. */
+const MAX_FRAME_BYTES = MAX_TAG_BYTES + MAX_BODY_BYTES;
+/** Lines held while an asynchronous command runs, when flood control is off. */
+const MAX_HELD_WITHOUT_FLOOD = 1024;
+
+export class Connection implements SessionLink, LineSink {
+  session!: Session;
+  private readonly framer = new LineFramer(MAX_FRAME_BYTES);
+  private readonly out: Buffer[] = [];
+  private outBytes = 0;
+  private flushScheduled = false;
+  /** Flood budget (token bucket). */
+  private tokens: number;
+  private tokensAt: number;
+  /** Lines waiting for budget or for an asynchronous command to finish. */
+  private held: string[] | undefined = undefined;
+  private busy = false;
+  closing = false;
+  closed = false;
+  closeReason: string | undefined = undefined;
+  closingSince = 0;
+  lastActivity: number;
+  pingSentAt = 0;
+  readonly connectedAt: number;
+
+  constructor(
+    readonly transport: Transport,
+    readonly host: ConnectionHost,
+    readonly ip: string,
+  ) {
+    const now = host.now();
+    this.connectedAt = now;
+    this.lastActivity = now;
+    this.tokens = host.flood.burst;
+    this.tokensAt = now;
+  }
+
+  // ---- input -------------------------------------------------------------------------------------
+
+  receive(chunk: Buffer): void {
+    if (this.closing) return;
+    this.lastActivity = this.host.now();
+    this.framer.push(chunk, this);
+  }
+
+  /** LineSink: one complete line from the framer. */
+  line(bytes: Buffer, start: number, end: number): void {
+    if (this.closing) return;
+    let bodyStart = start;
+    if (bytes[start] === 64 /* @ */) {
+      const space = bytes.indexOf(32, start);
+      if (space === -1 || space + 1 - start > MAX_TAG_BYTES) {
+        this.tooLong();
+        return;
+      }
+      bodyStart = space + 1;
+    }
+    if (end - bodyStart > MAX_BODY_BYTES) {
+      this.tooLong();
+      return;
+    }
+    const view = bytes.subarray(start, end);
+    if (!isUtf8(view)) {
+      this.host.replyRaw(this, 'FAIL', ['*', 'INVALID_UTF8', 'Message rejected: it was not valid UTF-8']);
+      return;
+    }
+    if (view.includes(0)) {
+      this.host.replyRaw(this, 'FAIL', ['*', 'INVALID_MESSAGE', 'Message rejected: it contained a NUL byte']);
+      return;
+    }
+    this.enqueueLine(bytes.toString('utf8', start, end));
+  }
+
+  tooLong(): void {
+    this.host.replyRaw(this, '417', ['Input line was too long']);
+  }
+
+  /** For transports that deliver whole lines (WebSocket messages). */
+  receiveLine(text: string): void {
+    if (this.closing) return;
+    this.lastActivity = this.host.now();
+    const bytes = Buffer.from(text, 'utf8');
+    this.line(bytes, 0, bytes.length);
+  }
+
+  private enqueueLine(text: string): void {
+    if (this.held !== undefined || this.busy || !this.takeToken()) {
+      this.hold(text);
+      return;
+    }
+    this.run(text);
+  }
+
+  private takeToken(): boolean {
+    const { flood } = this.host;
+    if (!flood.enabled) return true;
+    const now = this.host.now();
+    this.tokens = Math.min(flood.burst, this.tokens + ((now - this.tokensAt) / 1000) * flood.perSecond);
+    this.tokensAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private hold(text: string): void {
+    const held = (this.held ??= []);
+    held.push(text);
+    const { flood } = this.host;
+    if (held.length > (flood.enabled ? flood.maxQueued : MAX_HELD_WITHOUT_FLOOD)) {
+      this.close('Excess Flood');
+      return;
+    }
+    if (!this.busy) this.host.markThrottled(this);
+  }
+
+  /** Runs held lines as budget allows; returns true while lines remain held. Called by the server's timer. */
+  drainHeld(): boolean {
+    const held = this.held;
+    while (held !== undefined && held.length > 0 && !this.busy && !this.closing) {
+      if (!this.takeToken()) return true;
+      const text = held.shift();
+      if (held.length === 0) this.held = undefined;
+      if (text !== undefined) this.run(text);
+    }
+    if (held !== undefined && held.length === 0) this.held = undefined;
+    return false;
+  }
+
+  private run(text: string): void {
+    const message = parseMessage(text);
+    if (message === undefined) return;
+    const pending = this.host.dispatch(this, message);
+    if (pending === undefined) return;
+    this.busy = true;
+    void pending.finally(() => {
+      this.busy = false;
+      if (this.held !== undefined && this.drainHeld()) this.host.markThrottled(this);
+    });
+  }
+
+  // ---- output ------------------------------------------------------------------------------------
+
+  /** SessionLink: queue a message in this session's tag variant. */
+  send(message: Outbound): void {
+    if (this.closing) return;
+    this.queue(wireBytes(message, tagVariantOf(this.session.caps)));
+  }
+
+  queue(bytes: Buffer): void {
+    this.out.push(bytes);
+    this.outBytes += bytes.length;
+    if (this.outBytes > this.host.sendQueueBytes) {
+      this.abort('SendQ exceeded');
+      return;
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      scheduleFlush(this);
+    }
+  }
+
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.out.length === 0 || this.closed) return;
+    const data = this.out.length === 1 ? (this.out[0] as Buffer) : Buffer.concat(this.out, this.outBytes);
+    this.out.length = 0;
+    this.outBytes = 0;
+    this.transport.write(data);
+    // A reader that does not keep up leaves bytes in the socket's buffer; past the limit it is dropped
+    // rather than allowed to grow memory (ARCHITECTURE.md lesson 4).
+    if (this.transport.writableLength > this.host.sendQueueBytes) this.abort('SendQ exceeded');
+  }
+
+  /** SessionLink: say why in an ERROR line, then close once it is written. */
+  close(reason: string): void {
+    if (this.closing) return;
+    this.closeReason ??= reason;
+    const host = this.session.host;
+    this.queue(Buffer.from(`ERROR :Closing Link: ${host} (${reason})\r\n`, 'utf8'));
+    this.closing = true;
+    this.closingSince = this.host.now();
+    this.held = undefined;
+    this.flush();
+    this.transport.end();
+  }
+
+  /** Drops the connection at once, for a peer that cannot be written to. */
+  abort(reason: string): void {
+    if (this.closed) return;
+    this.closeReason ??= reason;
+    this.closing = true;
+    this.out.length = 0;
+    this.outBytes = 0;
+    this.transport.destroy();
+  }
+
+  get queuedBytes(): number {
+    return this.outBytes + this.transport.writableLength;
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * The running server: listeners, the connections they accept, the shared timers (one wheel for pings and
+ * timeouts, one for flood-delayed commands; no per-connection timers), and the glue from a connection to
+ * the command table.
+ */
+import net from 'node:net';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { CommandContext } from '../commands/context.js';
+import type { ServerServices } from '../commands/context.js';
+import { dispatch } from '../commands/index.js';
+import { Network } from '../core/network.js';
+import { Outbound } from '../core/outbound.js';
+import type { Bus, Clock, PasswordVerifier } from '../core/ports.js';
+import { Session } from '../core/session.js';
+import type { FloodSettings, ServerSettings } from '../core/settings.js';
+import { quit } from '../core/users.js';
+import type { IrcMessage } from '../protocol/message.js';
+import { Connection } from './connection.js';
+import type { ConnectionHost } from './connection.js';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ServerOptions {
+  readonly settings: ServerSettings;
+  readonly bus: Bus;
+  readonly clock: Clock;
+  readonly passwords: PasswordVerifier;
+  readonly logger: Logger;
+  readonly version: string;
+  readonly configSource: string;
+  /** Reads the configuration again for REHASH/SIGHUP; rejects with a message naming the bad key. */
+  readonly reloadSettings: () => Promise<ServerSettings>;
+}
+
+const CONNECTION = Symbol('natter.connection');
+type SocketWithConnection = Socket & { [CONNECTION]?: Connection };
+
+/** How often the wheel looks at every connection for ping and registration timeouts. */
+const WHEEL_INTERVAL_MS = 1000;
+const FLOOD_INTERVAL_MS = 100;
+/** A closing connection whose peer never finishes the close is destroyed after this. */
+const CLOSE_GRACE_MS = 5000;
+
+export class NatterServer implements ConnectionHost, ServerServices {
+  readonly network: Network;
+  readonly passwords: PasswordVerifier;
+  readonly version: string;
+  readonly configSource: string;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly listeners: net.Server[] = [];
+  readonly connections = new Set<Connection>();
+  private readonly perIp = new Map<string, number>();
+  private readonly contexts = new WeakMap<Connection, CommandContext>();
+  private readonly throttled = new Set<Connection>();
+  private floodTimer: NodeJS.Timeout | undefined;
+  private readonly wheel: NodeJS.Timeout;
+  private nextSessionId = 0;
+  private readonly reloadSettings: () => Promise<ServerSettings>;
+  private stopping = false;
+
+  constructor(options: ServerOptions) {
+    this.clock = options.clock;
+    this.network = new Network(options.settings, options.clock, options.bus);
+    this.passwords = options.passwords;
+    this.logger = options.logger;
+    this.version = options.version;
+    this.configSource = options.configSource;
+    this.reloadSettings = options.reloadSettings;
+    this.wheel = setInterval(() => {
+      this.turnWheel();
+    }, WHEEL_INTERVAL_MS);
+    this.wheel.unref();
+  }
+
+  get settings(): ServerSettings {
+    return this.network.settings;
+  }
+
+  get sendQueueBytes(): number {
+    return this.settings.limits.sendQueueBytes;
+  }
+
+  get flood(): FloodSettings {
+    return this.settings.limits.flood;
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** Starts a plain TCP listener; resolves with the bound address (port 0 picks a free port). */
+  async listen(address: ListenAddress): Promise<ListenAddress> {
+    const server = net.createServer({ noDelay: true }, (socket) => {
+      this.accept(socket);
+    });
+    server.maxConnections = this.settings.limits.maxConnections > 0 ? this.settings.limits.maxConnections : Infinity;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: address.host, port: address.port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (error) => {
+      this.logger.error({ err: error }, 'listener error');
+    });
+    this.listeners.push(server);
+    const bound = server.address();
+    const result = typeof bound === 'object' && bound !== null ? { host: bound.address, port: bound.port } : address;
+    this.logger.info({ address: `${result.host}:${result.port}` }, 'listening for IRC over TCP');
+    return result;
+  }
+
+  /** Takes a connected socket from any listener (TCP now; TLS later through the same path). */
+  accept(socket: Socket): void {
+    const ip = normalizeIp(socket.remoteAddress ?? 'unknown');
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    const { limits } = this.settings;
+    const count = this.perIp.get(ip) ?? 0;
+    if (limits.connectionsPerIp > 0 && count >= limits.connectionsPerIp) {
+      socket.end(`ERROR :Closing Link: ${ip} (Too many connections from your IP address)\r\n`);
+      this.logger.info({ ip }, 'refused: too many connections from one address');
+      return;
+    }
+    this.perIp.set(ip, count + 1);
+    socket.setNoDelay(true);
+    const connection = new Connection(socket, this, ip);
+    const session = new Session(String(++this.nextSessionId), displayHost(ip), ip, connection, Math.floor(this.clock.now() / 1000));
+    connection.session = session;
+    this.network.addLocalSession(session);
+    this.contexts.set(connection, new CommandContext(this, session));
+    this.connections.add(connection);
+    (socket as SocketWithConnection)[CONNECTION] = connection;
+    socket.on('data', onSocketData);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.on('end', onSocketEnd);
+  }
+
+  dispatch(connection: Connection, message: IrcMessage): Promise<void> | undefined {
+    const context = this.contexts.get(connection);
+    if (context === undefined) return undefined;
+    return dispatch(context, message);
+  }
+
+  replyRaw(connection: Connection, command: string, params: string[]): void {
+    connection.send(new Outbound(this.settings.serverName, command, [connection.session.nick, ...params], this.clock.now()));
+  }
+
+  markThrottled(connection: Connection): void {
+    this.throttled.add(connection);
+    this.floodTimer ??= setInterval(() => {
+      this.drainThrottled();
+    }, FLOOD_INTERVAL_MS);
+  }
+
+  private drainThrottled(): void {
+    for (const connection of this.throttled) {
+      if (connection.closing || !connection.drainHeld()) this.throttled.delete(connection);
+    }
+    if (this.throttled.size === 0 && this.floodTimer !== undefined) {
+      clearInterval(this.floodTimer);
+      this.floodTimer = undefined;
+    }
+  }
+
+  /** Called once per socket when it is gone: the session leaves the network (QUIT seen by its rooms). */
+  connectionClosed(connection: Connection, fallbackReason: string): void {
+    if (connection.closed) return;
+    connection.closed = true;
+    this.connections.delete(connection);
+    this.throttled.delete(connection);
+    const remaining = (this.perIp.get(connection.ip) ?? 1) - 1;
+    if (remaining <= 0) this.perIp.delete(connection.ip);
+    else this.perIp.set(connection.ip, remaining);
+    const { session } = connection;
+    if (this.network.sessions.get(session.id) === session) {
+      quit(this.network, session, connection.closeReason ?? fallbackReason);
+    }
+  }
+
+  /** Registration timeouts, PINGs to idle clients and ping timeouts, in one pass over all connections. */
+  private turnWheel(): void {
+    const now = this.clock.now();
+    const { limits } = this.settings;
+    const registrationMs = limits.registrationTimeoutSeconds * 1000;
+    const pingIntervalMs = limits.pingIntervalSeconds * 1000;
+    const pingTimeoutMs = limits.pingTimeoutSeconds * 1000;
+    for (const connection of this.connections) {
+      if (connection.closing) {
+        if (now - connection.closingSince > CLOSE_GRACE_MS) connection.abort(connection.closeReason ?? 'Closed');
+        continue;
+      }
+      if (!connection.session.registered) {
+        if (now - connection.connectedAt > registrationMs) connection.close('Registration timeout');
+        continue;
+      }
+      const idle = now - connection.lastActivity;
+      if (connection.pingSentAt > connection.lastActivity) {
+        if (now - connection.pingSentAt > pingTimeoutMs) connection.close(`Ping timeout: ${Math.round(idle / 1000)} seconds`);
+      } else if (idle > pingIntervalMs) {
+        connection.pingSentAt = now;
+        connection.send(new Outbound(undefined, 'PING', [this.settings.serverName], now));
+      }
+    }
+  }
+
+  unregisteredCount(): number {
+    let count = 0;
+    for (const connection of this.connections) if (!connection.session.registered) count++;
+    return count;
+  }
+
+  log(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string): void {
+    this.logger[level](fields, message);
+  }
+
+  async rehash(): Promise<void> {
+    const next = await this.reloadSettings();
+    if (next.casemapping !== this.settings.casemapping) {
+      throw new Error('casemapping cannot change while the server runs; restart to change it');
+    }
+    this.network.settings = next;
+    this.logger.info({ source: this.configSource }, 'configuration reloaded');
+  }
+
+  /** Stops accepting, tells every client why with an ERROR line, and waits (bounded) for them to go. */
+  async shutdown(reason: string, timeoutMs = 3000): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.wheel);
+    if (this.floodTimer !== undefined) clearInterval(this.floodTimer);
+    const closed = this.listeners.map(
+      (listener) =>
+        new Promise<void>((resolve) => {
+          listener.close(() => {
+            resolve();
+          });
+        }),
+    );
+    for (const connection of this.connections) connection.close(reason);
+    const deadline = Date.now() + timeoutMs;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const connection of this.connections) connection.abort(reason);
+    await Promise.all(closed);
+    await this.network.bus.close();
+  }
+}
+
+/** Shared socket handlers (no per-connection closures): the connection rides on the socket. */
+function onSocketData(this: SocketWithConnection, chunk: Buffer): void {
+  this[CONNECTION]?.receive(chunk);
+}
+
+function onSocketError(this: SocketWithConnection, error: NodeJS.ErrnoException): void {
+  const connection = this[CONNECTION];
+  if (connection !== undefined) connection.closeReason ??= error.code === 'ECONNRESET' ? 'Connection reset by peer' : `Read error: ${error.message}`;
+}
+
+function onSocketEnd(this: SocketWithConnection): void {
+  const connection = this[CONNECTION];
+  if (connection !== undefined && !connection.closing) connection.closeReason ??= 'Remote host closed the connection';
+}
+
+function onSocketClose(this: SocketWithConnection): void {
+  const connection = this[CONNECTION];
+  if (connection === undefined) return;
+  connection.host.connectionClosed(connection, 'Connection closed');
+}
+
+/** "::ffff:1.2.3.4" is an IPv4 client on a dual-stack socket. */
+function normalizeIp(ip: string): string {
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}
+
+/** A host starting with ':' would break the line format (":nick!user@::1"), so IPv6 gets a leading 0. */
+function displayHost(ip: string): string {
+  return ip.startsWith(':') ? `0${ip}` : ip;
+}

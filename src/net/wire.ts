@@ -1,0 +1,28 @@
+/**
+ * Serializing an Outbound once per tag variant (ARCHITECTURE.md lesson 4): the bytes are cached on the
+ * message, so every recipient with the same variant gets the same Buffer.
+ */
+import type { Outbound } from '../core/outbound.js';
+import { TagVariant } from '../protocol/caps.js';
+import { serializeParams, serializeTags } from '../protocol/message.js';
+
+export function wireBytes(message: Outbound, variant: TagVariant): Buffer {
+  const cached = message.wire[variant];
+  if (cached !== undefined) return cached as Buffer;
+  const bytes = Buffer.from(serializeLine(message, variant), 'utf8');
+  message.wire[variant] = bytes;
+  return bytes;
+}
+
+function serializeLine(message: Outbound, variant: TagVariant): string {
+  let line = '';
+  if (variant !== TagVariant.None) {
+    line = `@time=${new Date(message.time).toISOString()}`;
+    if (variant === TagVariant.AllTags && message.clientTags !== undefined && message.clientTags.size > 0) {
+      line += `;${serializeTags(message.clientTags)}`;
+    }
+    line += ' ';
+  }
+  if (message.source !== undefined) line += `:${message.source} `;
+  return `${line}${message.command}${serializeParams(message.params)}\r\n`;
+}
