@@ -1,5 +1,5 @@
 // Type-aware lint (typescript-eslint strictTypeChecked) plus the import direction of ARCHITECTURE.md:
-// protocol <- core <- commands <- net <- http <- cli; store/* and bus/* import only core and protocol;
+// protocol <- core <- commands <- net <- http <- cli; store/*, bus/* and auth/ import only core and protocol;
 // client imports only protocol. A wrong import fails `npm test`.
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -33,11 +33,13 @@ export default tseslint.config(
       ],
     },
   },
-  layer(['src/protocol/**'], [...ours('core', 'commands', 'net', 'http', 'cli', 'store', 'bus', 'config', 'client', 'tui'), 'node:*'], 'protocol/ imports nothing of ours and no Node modules (it runs in the browser).'),
-  layer(['src/core/**'], [...ours('commands', 'net', 'http', 'cli', 'store', 'bus', 'config', 'client', 'tui'), 'node:*'], 'core/ imports only protocol/: no Node modules, drivers or sockets.'),
-  layer(['src/commands/**'], [...ours('net', 'http', 'cli', 'store', 'bus', 'config', 'client', 'tui'), 'node:*'], 'commands/ imports only core/ and protocol/.'),
-  layer(['src/net/**'], ours('http', 'cli', 'store', 'bus', 'config', 'client', 'tui'), 'net/ imports commands/, core/ and protocol/ only.'),
-  layer(['src/store/**', 'src/bus/**'], ours('commands', 'net', 'http', 'cli', 'config', 'client', 'tui'), 'store/ and bus/ import only core/ and protocol/.'),
+  layer(['src/protocol/**'], [...ours('core', 'commands', 'net', 'http', 'cli', 'store', 'bus', 'auth', 'config', 'client', 'tui'), 'node:*'], 'protocol/ imports nothing of ours and no Node modules (it runs in the browser).'),
+  layer(['src/core/**'], [...ours('commands', 'net', 'http', 'cli', 'store', 'bus', 'auth', 'config', 'client', 'tui'), 'node:*'], 'core/ imports only protocol/: no Node modules, drivers or sockets.'),
+  layer(['src/commands/**'], [...ours('net', 'http', 'cli', 'store', 'bus', 'auth', 'config', 'client', 'tui'), 'node:*'], 'commands/ imports only core/ and protocol/.'),
+  layer(['src/net/**'], ours('http', 'cli', 'store', 'bus', 'auth', 'config', 'client', 'tui'), 'net/ imports commands/, core/ and protocol/ only.'),
+  ...['store', 'bus', 'auth'].map((dir) =>
+    layer([`src/${dir}/**`], ours(...['commands', 'net', 'http', 'cli', 'config', 'client', 'tui', 'store', 'bus', 'auth'].filter((d) => d !== dir)), `${dir}/ imports only core/ and protocol/.`),
+  ),
   layer(['src/config/**'], ours('commands', 'net', 'http', 'cli', 'store', 'bus', 'client', 'tui'), 'config/ imports only core/ and protocol/.'),
   layer(['src/client/**'], [...ours('core', 'commands', 'net', 'http', 'cli', 'store', 'bus', 'config', 'tui'), 'node:*'], 'client/ imports only protocol/ (it runs in the browser).'),
 );

@@ -1,0 +1,79 @@
+/**
+ * Numbered migrations, shared by SQLite and PostgreSQL: only identity and 64-bit columns differ, and
+ * that difference is passed in (ARCHITECTURE.md lesson 7). A migration once released never changes;
+ * a new one is added after it.
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { sql } from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+type AnyDb = Kysely<unknown>;
+
+function migration0001(dialect: Dialect): Migration {
+  const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable('accounts')
+        .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('name_folded', 'text', (c) => c.notNull().unique())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('scram_salt', 'text', (c) => c.notNull())
+        .addColumn('scram_iterations', 'integer', (c) => c.notNull())
+        .addColumn('scram_stored_key', 'text', (c) => c.notNull())
+        .addColumn('scram_server_key', 'text', (c) => c.notNull())
+        .addColumn('created_at', sql.raw(bigint), (c) => c.notNull())
+        .addColumn('is_oper', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createTable('account_certfps')
+        .addColumn('fingerprint', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', sql.raw(bigint), (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .execute();
+      await db.schema.createIndex('account_certfps_account').on('account_certfps').column('account_id').execute();
+      await db.schema
+        .createTable('rooms')
+        .addColumn('name_folded', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('founder_id', sql.raw(bigint), (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('registered_at', sql.raw(bigint), (c) => c.notNull())
+        .addColumn('topic', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('topic_set_by', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('topic_set_at', sql.raw(bigint), (c) => c.notNull().defaultTo(0))
+        .addColumn('modes', 'text', (c) => c.notNull().defaultTo('nt'))
+        .addColumn('key', 'text')
+        .addColumn('user_limit', 'integer')
+        .execute();
+      await db.schema
+        .createTable('room_roles')
+        .addColumn('room', 'text', (c) => c.notNull().references('rooms.name_folded').onDelete('cascade'))
+        .addColumn('account_id', sql.raw(bigint), (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('rank', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('room_roles_pk', ['room', 'account_id'])
+        .execute();
+      await db.schema
+        .createTable('room_lists')
+        .addColumn('room', 'text', (c) => c.notNull().references('rooms.name_folded').onDelete('cascade'))
+        .addColumn('mode', 'text', (c) => c.notNull())
+        .addColumn('mask', 'text', (c) => c.notNull())
+        .addColumn('mask_folded', 'text', (c) => c.notNull())
+        .addColumn('set_by', 'text', (c) => c.notNull())
+        .addColumn('set_at', sql.raw(bigint), (c) => c.notNull())
+        .addPrimaryKeyConstraint('room_lists_pk', ['room', 'mode', 'mask_folded'])
+        .execute();
+    },
+  };
+}
+
+/** Every migration in order; the name's number is its place. */
+export function migrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    '0001_accounts_and_rooms': migration0001(dialect),
+  };
+}
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return { getMigrations: () => Promise.resolve(migrations(dialect)) };
+}
