@@ -31,7 +31,8 @@ export function requireLoopback(host: string, what = 'target'): string {
 /** Parses `HOST:PORT` (or `[V6]:PORT`) and checks that HOST is loopback. */
 export function parseTarget(spec: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(spec);
-  if (m?.[1] === undefined || m[2] === undefined) throw new Error(`--target must be HOST:PORT, got ${JSON.stringify(spec)}`);
+  if (m?.[1] === undefined || m[2] === undefined)
+    throw new Error(`--target must be HOST:PORT, got ${JSON.stringify(spec)}`);
   const port = Number(m[2]);
   if (port < 1 || port > 65535) throw new Error(`bad port in --target ${spec}`);
   return { host: requireLoopback(m[1]), port };

@@ -22,6 +22,7 @@ import {
   configPath,
   installHint,
   isInstalled,
+  staleBuildWarning,
   startServer,
 } from './servers.js';
 import type { RunningServer, ServerName } from './servers.js';
@@ -65,8 +66,10 @@ Generator
   --size BYTES          delivered line size (default 150)
   --tick MS             send timer period, 1-5 (default 1)
   --drain MS            wait for stragglers after the last send (default 2000)
-  --workers N           client worker threads (default 2)
+  --workers N           client worker threads, plus one for the fan-out's senders (default 2)
   --source-addrs N      spread clients over 127.0.0.1..N (default: enough for the client count)
+  --quiet-cores C       before each measurement wait until other processes use fewer cores than C (default 0.3)
+  --quiet-wait T        ...but at most T seconds, then measure anyway (default 60; quick 5; 0 = never wait)
   --json FILE           where to write the raw results
   --md FILE             where to write the report
   --no-write            print only
@@ -105,6 +108,8 @@ const { values: args } = parseArgs({
     tick: { type: 'string' },
     drain: { type: 'string' },
     workers: { type: 'string' },
+    'quiet-cores': { type: 'string' },
+    'quiet-wait': { type: 'string' },
     'source-addrs': { type: 'string' },
     json: { type: 'string' },
     md: { type: 'string' },
@@ -148,6 +153,8 @@ const opts = {
   tick: num('tick', 1, 1, 1, 5),
   drain: num('drain', 2000, 1000, 100, 60_000),
   workers: num('workers', 2, 2, 1, 16),
+  quietCores: num('quiet-cores', 0.3, 0.3, 0.01, 64),
+  quietWait: num('quiet-wait', 60, 5, 0, 3600),
 };
 
 const SCENARIOS = ['connect', 'fanout', 'ramp', 'dm'] as const;
@@ -173,7 +180,8 @@ function log(line: string): void {
 
 async function runScenarios(target: Target, repeat: number, version: string): Promise<ServerRun> {
   const run: ServerRun = { server: target.name, version, repeat, errors: [] };
-  const pool = await WorkerPool.start(opts.workers, {
+  // One more worker than asked for: the fan-out's senders get one to themselves (see workerOf).
+  const pool = await WorkerPool.start(opts.workers + 1, {
     host: target.host,
     port: target.port,
     sourceAddrs: sourceAddresses(sourceAddrCount),
@@ -186,6 +194,9 @@ async function runScenarios(target: Target, repeat: number, version: string): Pr
     },
     generation: repeat * 7,
     epoch: Math.floor(nowUs()) % 1000,
+    quietCores: opts.quietCores,
+    quietWaitS: opts.quietWait,
+    dedicatedSenders: 0,
   };
   const common = {
     wireSize: opts.size,
@@ -211,7 +222,8 @@ async function runScenarios(target: Target, repeat: number, version: string): Pr
       ctx.log(`${name} FAILED: ${msg}`);
       await pool.all<'close'>(() => ({ type: 'close' })).catch(() => undefined);
     }
-    if (target.pid !== undefined && !processExists(target.pid)) throw new Error(`${target.name} (pid ${target.pid}) died`);
+    if (target.pid !== undefined && !processExists(target.pid))
+      throw new Error(`${target.name} (pid ${target.pid}) died`);
   };
   try {
     await attempt('connect', async () => {
@@ -262,7 +274,8 @@ async function main(): Promise<void> {
   if (args.target !== undefined) {
     const { host, port } = parseTarget(args.target);
     const pid = args.pid === undefined ? undefined : Number(args.pid);
-    if (pid !== undefined && !(Number.isInteger(pid) && processExists(pid))) throw new Error(`--pid ${args.pid}: no such process`);
+    if (pid !== undefined && !(Number.isInteger(pid) && processExists(pid)))
+      throw new Error(`--pid ${args.pid}: no such process`);
     const name = args.name ?? 'target';
     servers.push({ name, version: 'external', config: `${host}:${port}`, notes: [] });
     for (let r = 1; r <= opts.repeat; r++) {
@@ -279,6 +292,8 @@ async function main(): Promise<void> {
       return false;
     });
     if (available.length === 0) throw new Error('none of the requested servers is installed');
+    const stale = available.includes('natter') ? staleBuildWarning() : undefined;
+    if (stale !== undefined) log(`warning: ${stale}`);
     // Servers run one at a time (the machine is shared), in turn per repeat so drift hits them all alike.
     for (let r = 1; r <= opts.repeat; r++) {
       for (const name of available) {
@@ -289,13 +304,18 @@ async function main(): Promise<void> {
           if (servers.every((s) => s.name !== name)) {
             servers.push({ name, version: server.version, config: configPath(name), notes: configNotes(name) });
           }
-          log(`== ${name} (${server.version}) on ${server.host}:${server.port}, pid ${server.pid}, run ${r}/${opts.repeat}`);
-          runs.push(await runScenarios({ name, host: server.host, port: server.port, pid: server.pid }, r, server.version));
+          log(
+            `== ${name} (${server.version}) on ${server.host}:${server.port}, pid ${server.pid}, run ${r}/${opts.repeat}`,
+          );
+          runs.push(
+            await runScenarios({ name, host: server.host, port: server.port, pid: server.pid }, r, server.version),
+          );
         } catch (err) {
           const msg = err instanceof Error ? err.message : String(err);
           log(`${name} FAILED: ${msg}`);
           runs.push({ server: name, version: server?.version ?? '?', repeat: r, errors: [msg] });
-          if (servers.every((s) => s.name !== name)) servers.push({ name, version: '?', config: configPath(name), notes: configNotes(name) });
+          if (servers.every((s) => s.name !== name))
+            servers.push({ name, version: '?', config: configPath(name), notes: configNotes(name) });
         } finally {
           await server?.stop();
         }
@@ -328,7 +348,7 @@ async function main(): Promise<void> {
   const jsonPath = args.json ?? join(REPO_ROOT, scratch ? 'bench/results/latest.json' : 'docs/benchmarks.json');
   for (const p of [mdPath, jsonPath]) mkdirSync(dirname(p), { recursive: true });
   writeFileSync(jsonPath, `${JSON.stringify(results, null, 1)}\n`);
-  writeFileSync(mdPath, renderMarkdown(results, reproduce));
+  writeFileSync(mdPath, renderMarkdown(results, reproduce, relative(REPO_ROOT, jsonPath)));
   log(`wrote ${relative(process.cwd(), mdPath)} and ${relative(process.cwd(), jsonPath)}`);
 }
 

@@ -18,8 +18,7 @@ function spawnWorker(config: WorkerConfig): Worker {
   const entry = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);
   if (!fromSource) return new Worker(entry, { workerData: config });
   const tsx = import.meta.resolve('tsx/esm/api');
-  const code =
-    `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
+  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
   return new Worker(code, { eval: true, workerData: config });
 }
 

@@ -56,36 +56,204 @@ const kb = (b: number): number => b / 1024;
 function stepFigures(section: 'fanout' | 'dm', per: string): Figure[] {
   const s = (r: ServerRun): StepResult | undefined => (section === 'fanout' ? r.fanout : r.dm);
   return [
-    { id: `${section}.offered`, section, label: `${per}/s offered`, better: 'info', digits: 0, get: (r) => s(r)?.offeredDeliveriesPerSec },
-    { id: `${section}.achieved`, section, label: `${per}/s achieved`, better: 'higher', digits: 0, get: (r) => s(r)?.deliveriesPerSec },
-    { id: `${section}.p50`, section, label: 'latency p50 (ms)', better: 'lower', digits: 2, get: (r) => s(r)?.latencyMs.p50 },
-    { id: `${section}.p90`, section, label: 'latency p90 (ms)', better: 'lower', digits: 2, get: (r) => s(r)?.latencyMs.p90 },
-    { id: `${section}.p99`, section, label: 'latency p99 (ms)', better: 'lower', digits: 2, get: (r) => s(r)?.latencyMs.p99 },
-    { id: `${section}.max`, section, label: 'latency max (ms)', better: 'lower', digits: 2, get: (r) => s(r)?.latencyMs.max },
+    {
+      id: `${section}.offered`,
+      section,
+      label: `${per}/s offered`,
+      better: 'info',
+      digits: 0,
+      get: (r) => s(r)?.offeredDeliveriesPerSec,
+    },
+    {
+      id: `${section}.achieved`,
+      section,
+      label: `${per}/s achieved`,
+      better: 'higher',
+      digits: 0,
+      get: (r) => s(r)?.deliveriesPerSec,
+    },
+    {
+      id: `${section}.p50`,
+      section,
+      label: 'latency p50 (ms)',
+      better: 'lower',
+      digits: 2,
+      get: (r) => s(r)?.latencyMs.p50,
+    },
+    {
+      id: `${section}.p90`,
+      section,
+      label: 'latency p90 (ms)',
+      better: 'lower',
+      digits: 2,
+      get: (r) => s(r)?.latencyMs.p90,
+    },
+    {
+      id: `${section}.p99`,
+      section,
+      label: 'latency p99 (ms)',
+      better: 'lower',
+      digits: 2,
+      get: (r) => s(r)?.latencyMs.p99,
+    },
+    {
+      id: `${section}.max`,
+      section,
+      label: 'latency max (ms)',
+      better: 'lower',
+      digits: 2,
+      get: (r) => s(r)?.latencyMs.max,
+    },
     { id: `${section}.lost`, section, label: `lost ${per}`, better: 'lower', digits: 0, get: (r) => s(r)?.lost },
-    { id: `${section}.disconnected`, section, label: 'clients disconnected', better: 'lower', digits: 0, get: (r) => s(r)?.disconnected },
-    { id: `${section}.cpuPerMillion`, section, label: `server CPU-s per million ${per}`, better: 'lower', digits: 2, get: (r) => s(r)?.serverCpuPerMillion },
-    { id: `${section}.serverCores`, section, label: 'CPU cores: server', better: 'info', digits: 3, get: (r) => s(r)?.cpu.serverCores },
-    { id: `${section}.generatorCores`, section, label: 'CPU cores: load generator', better: 'info', digits: 3, get: (r) => s(r)?.cpu.generatorCores },
-    { id: `${section}.otherCores`, section, label: 'CPU cores: everything else', better: 'info', digits: 3, get: (r) => s(r)?.cpu.otherCores },
+    {
+      id: `${section}.disconnected`,
+      section,
+      label: 'clients disconnected',
+      better: 'lower',
+      digits: 0,
+      get: (r) => s(r)?.disconnected,
+    },
+    {
+      id: `${section}.cpuPerMillion`,
+      section,
+      label: `server CPU-s per million ${per}`,
+      better: 'lower',
+      digits: 2,
+      get: (r) => s(r)?.serverCpuPerMillion,
+    },
+    {
+      id: `${section}.serverCores`,
+      section,
+      label: 'CPU cores: server',
+      better: 'info',
+      digits: 3,
+      get: (r) => s(r)?.cpu.serverCores,
+    },
+    {
+      id: `${section}.generatorCores`,
+      section,
+      label: 'CPU cores: load generator',
+      better: 'info',
+      digits: 3,
+      get: (r) => s(r)?.cpu.generatorCores,
+    },
+    {
+      id: `${section}.otherCores`,
+      section,
+      label: 'CPU cores: everything else',
+      better: 'info',
+      digits: 3,
+      get: (r) => s(r)?.cpu.otherCores,
+    },
   ];
 }
 
 export const FIGURES: Figure[] = [
-  { id: 'connect.rate', section: 'connect', label: 'registrations/s', better: 'higher', digits: 0, get: (r) => r.connect?.registrationsPerSec },
-  { id: 'connect.p50', section: 'connect', label: 'dial to 001 p50 (ms)', better: 'lower', digits: 2, get: (r) => r.connect?.latencyMs.p50 },
-  { id: 'connect.p90', section: 'connect', label: 'dial to 001 p90 (ms)', better: 'lower', digits: 2, get: (r) => r.connect?.latencyMs.p90 },
-  { id: 'connect.p99', section: 'connect', label: 'dial to 001 p99 (ms)', better: 'lower', digits: 2, get: (r) => r.connect?.latencyMs.p99 },
-  { id: 'connect.max', section: 'connect', label: 'dial to 001 max (ms)', better: 'lower', digits: 2, get: (r) => r.connect?.latencyMs.max },
-  { id: 'connect.failed', section: 'connect', label: 'clients not registered', better: 'lower', digits: 0, get: (r) => r.connect?.failed },
-  { id: 'connect.rssPerClient', section: 'connect', label: 'server RSS per idle client (KB)', better: 'lower', digits: 2, get: (r) => (r.connect === undefined ? undefined : kb(r.connect.rssPerClientBytes)) },
+  {
+    id: 'connect.rate',
+    section: 'connect',
+    label: 'registrations/s',
+    better: 'higher',
+    digits: 0,
+    get: (r) => r.connect?.registrationsPerSec,
+  },
+  {
+    id: 'connect.p50',
+    section: 'connect',
+    label: 'dial to 001 p50 (ms)',
+    better: 'lower',
+    digits: 2,
+    get: (r) => r.connect?.latencyMs.p50,
+  },
+  {
+    id: 'connect.p90',
+    section: 'connect',
+    label: 'dial to 001 p90 (ms)',
+    better: 'lower',
+    digits: 2,
+    get: (r) => r.connect?.latencyMs.p90,
+  },
+  {
+    id: 'connect.p99',
+    section: 'connect',
+    label: 'dial to 001 p99 (ms)',
+    better: 'lower',
+    digits: 2,
+    get: (r) => r.connect?.latencyMs.p99,
+  },
+  {
+    id: 'connect.max',
+    section: 'connect',
+    label: 'dial to 001 max (ms)',
+    better: 'lower',
+    digits: 2,
+    get: (r) => r.connect?.latencyMs.max,
+  },
+  {
+    id: 'connect.failed',
+    section: 'connect',
+    label: 'clients not registered',
+    better: 'lower',
+    digits: 0,
+    get: (r) => r.connect?.failed,
+  },
+  {
+    id: 'connect.rssPerClient',
+    section: 'connect',
+    label: 'server RSS per idle client (KB)',
+    better: 'lower',
+    digits: 2,
+    get: (r) => (r.connect === undefined ? undefined : kb(r.connect.rssPerClientBytes)),
+  },
   ...stepFigures('fanout', 'deliveries'),
-  { id: 'ramp.maxRate', section: 'ramp', label: 'highest msg/s with p99 < 100 ms, none lost', better: 'higher', digits: 0, get: (r) => r.ramp?.maxRate },
-  { id: 'ramp.deliveries', section: 'ramp', label: 'deliveries/s at that rate', better: 'higher', digits: 0, get: (r) => r.ramp?.atMax?.deliveriesPerSec },
-  { id: 'ramp.p99', section: 'ramp', label: 'p99 at that rate (ms)', better: 'lower', digits: 2, get: (r) => r.ramp?.atMax?.latencyMs.p99 },
-  { id: 'ramp.cpuPerMillion', section: 'ramp', label: 'server CPU-s per million deliveries at that rate', better: 'lower', digits: 2, get: (r) => r.ramp?.atMax?.serverCpuPerMillion },
-  { id: 'ramp.generatorCores', section: 'ramp', label: 'CPU cores at that rate: load generator', better: 'info', digits: 3, get: (r) => r.ramp?.atMax?.cpu.generatorCores },
-  { id: 'ramp.otherCores', section: 'ramp', label: 'CPU cores at that rate: everything else', better: 'info', digits: 3, get: (r) => r.ramp?.atMax?.cpu.otherCores },
+  {
+    id: 'ramp.maxRate',
+    section: 'ramp',
+    label: 'highest msg/s with p99 < 100 ms, none lost',
+    better: 'higher',
+    digits: 0,
+    get: (r) => r.ramp?.maxRate,
+  },
+  {
+    id: 'ramp.deliveries',
+    section: 'ramp',
+    label: 'deliveries/s at that rate',
+    better: 'higher',
+    digits: 0,
+    get: (r) => r.ramp?.atMax?.deliveriesPerSec,
+  },
+  {
+    id: 'ramp.p99',
+    section: 'ramp',
+    label: 'p99 at that rate (ms)',
+    better: 'lower',
+    digits: 2,
+    get: (r) => r.ramp?.atMax?.latencyMs.p99,
+  },
+  {
+    id: 'ramp.cpuPerMillion',
+    section: 'ramp',
+    label: 'server CPU-s per million deliveries at that rate',
+    better: 'lower',
+    digits: 2,
+    get: (r) => r.ramp?.atMax?.serverCpuPerMillion,
+  },
+  {
+    id: 'ramp.generatorCores',
+    section: 'ramp',
+    label: 'CPU cores at that rate: load generator',
+    better: 'info',
+    digits: 3,
+    get: (r) => r.ramp?.atMax?.cpu.generatorCores,
+  },
+  {
+    id: 'ramp.otherCores',
+    section: 'ramp',
+    label: 'CPU cores at that rate: everything else',
+    better: 'info',
+    digits: 3,
+    get: (r) => r.ramp?.atMax?.cpu.otherCores,
+  },
   ...stepFigures('dm', 'messages'),
 ];
 
@@ -162,7 +330,7 @@ export function renderTables(results: Results): string {
   return lines.join('\n');
 }
 
-export function renderMarkdown(results: Results, reproduce: string[]): string {
+export function renderMarkdown(results: Results, reproduce: string[], jsonPath: string): string {
   const m = results.machine;
   const repeats = Math.max(...results.runs.map((r) => r.repeat), 1);
   const out: string[] = [
@@ -170,8 +338,8 @@ export function renderMarkdown(results: Results, reproduce: string[]): string {
     '',
     `Generated by \`bench/main.ts\` (\`${results.command}\`) on ${results.finishedAt.slice(0, 16).replace('T', ' ')} UTC.`,
     `Figures are medians of ${repeats} run${repeats === 1 ? '' : 's'} per server; the raw results of every run are in ` +
-      '`docs/benchmarks.json`. ↑ means higher is better, ↓ lower is better; a ratio column is Natter\'s figure divided ' +
-      'by the peer\'s (so above 1× is better for ↑ figures and worse for ↓ ones).',
+      `\`${jsonPath}\`. ↑ means higher is better, ↓ lower is better; a ratio column is Natter's figure divided ` +
+      "by the peer's (so above 1× is better for ↑ figures and worse for ↓ ones).",
     '',
     '## Machine',
     '',
@@ -205,8 +373,14 @@ export function renderMarkdown(results: Results, reproduce: string[]): string {
       'after the last send. Latency percentiles come from a fixed-bucket histogram (≤ 1.6 % above the true value).',
     '- The ramp doubles the rate until a step fails (p99 ≥ 100 ms, anything lost, or anyone disconnected), then ' +
       'bisects between the best pass and the lowest fail; after a failed step all clients reconnect.',
-    '- RSS per idle client: the server\'s VmRSS after the clients registered and sat idle, minus before, divided ' +
+    "- RSS per idle client: the server's VmRSS after the clients registered and sat idle, minus before, divided " +
       'by the clients.',
+    '- The C servers run as `nobody` in a private mount namespace whose /etc/resolv.conf names a stub DNS on ' +
+      'loopback that answers every query NXDOMAIN at once: ircd-hybrid looks up every client and cannot be told ' +
+      'not to, and no lookup may leave the machine.',
+    '- The CPU split matters on this shared machine: when "everything else" is large, another process was busy ' +
+      "and the run is noisy. The load generator reports its worker threads' event-loop utilization in the JSON " +
+      '(`workerElu`, near 1 = saturated) and how late its send timer ran (`maxSendLagMs`).',
     '',
     '## Reproduce',
     '',
@@ -220,7 +394,7 @@ export function renderMarkdown(results: Results, reproduce: string[]): string {
     '',
   ];
   for (const s of results.servers) {
-    out.push(`### ${s.name}`, '', ...s.notes.map((n) => (n.startsWith('- ') || n.startsWith('  ') ? n : `${n}`)), '');
+    out.push(`### ${s.name}`, '', ...s.notes, '');
   }
   const errors = results.runs.flatMap((r) => r.errors.map((e) => `- ${r.server} (run ${r.repeat}): ${e}`));
   if (errors.length > 0) out.push('## Errors during the runs', '', ...errors.slice(0, 40), '');

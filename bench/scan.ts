@@ -182,11 +182,7 @@ export function readTrailer(buf: Buffer, start: number, end: number, out: Traile
  * receiver (with the server's `:nick!user@host ` prefix, estimated as `prefixLen`) is about `wireSize` bytes.
  * Returns the template and the offset of the trailer's fields (after `~~`).
  */
-export function buildTemplate(
-  target: string,
-  wireSize: number,
-  prefixLen: number,
-): { line: Buffer; fields: number } {
+export function buildTemplate(target: string, wireSize: number, prefixLen: number): { line: Buffer; fields: number } {
   const head = `PRIVMSG ${target} :`;
   const fixed = head.length + TRAILER_LEN + 2;
   const pad = Math.max(1, wireSize - prefixLen - fixed);

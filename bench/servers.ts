@@ -4,12 +4,24 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, chownSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chownSync,
+  constants,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './clock.js';
+import { startStubDns } from './dns.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const SERVERS_DIR = join(REPO_ROOT, 'bench', 'servers');
@@ -141,6 +153,23 @@ export function installHint(name: ServerName): string {
   }
 }
 
+/**
+ * bin/natter.js runs the compiled dist/: say so when src/ has changed since the last build, or the bench would
+ * measure old code.
+ */
+export function staleBuildWarning(): string | undefined {
+  let built: number;
+  try {
+    built = statSync(join(REPO_ROOT, 'dist', 'cli', 'main.js')).mtimeMs;
+  } catch {
+    return 'dist/cli/main.js is missing: run `npm run build` first';
+  }
+  const newer = readdirSync(join(REPO_ROOT, 'src'), { recursive: true, encoding: 'utf8' }).find(
+    (f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && statSync(join(REPO_ROOT, 'src', f)).mtimeMs > built,
+  );
+  return newer === undefined ? undefined : `src/${newer} is newer than dist/: run \`npm run build\` to measure it`;
+}
+
 /** A free TCP port on 127.0.0.1 (bound then released; fine for a bench on a quiet machine). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -184,25 +213,59 @@ export async function startServer(name: ServerName): Promise<RunningServer> {
   const asNobody = recipe.unprivileged && process.getuid?.() === 0;
   if (asNobody) chownSync(dir, 65534, 65534);
   const render = (s: string): string =>
-    s.replaceAll('{{PORT}}', String(port)).replaceAll('{{DIR}}', dir).replaceAll('{{MODULES}}', '/usr/lib/ircd-hybrid/modules');
+    s
+      .replaceAll('{{PORT}}', String(port))
+      .replaceAll('{{DIR}}', dir)
+      .replaceAll('{{MODULES}}', '/usr/lib/ircd-hybrid/modules');
   const template = readFileSync(join(SERVERS_DIR, recipe.config), 'utf8');
   const conf = join(dir, recipe.config.split('/').pop() ?? 'server.conf');
   writeFileSync(conf, render(template), { mode: 0o644 });
   const logFile = join(dir, 'output.log');
   const out = openSync(logFile, 'a');
-  const args = recipe.args(bin, conf, dir).map(render);
-  const command = name === 'natter' ? process.execPath : bin;
+  const dns = asNobody ? await startStubDns() : undefined;
+  let command = name === 'natter' ? process.execPath : bin;
+  let args = recipe.args(bin, conf, dir).map(render);
+  if (asNobody) {
+    // ircd-hybrid resolves every client's address with its own resolver, using the nameserver in /etc/resolv.conf,
+    // which is not on this machine. The C servers therefore run in a private mount namespace whose resolv.conf
+    // names the bench's stub DNS on loopback (dns.ts: every lookup fails at once, no packet leaves loopback), and
+    // drop to nobody only after the bind mount. unshare and setpriv exec in place, so the pid stays the server's.
+    const resolv = join(dir, 'resolv.conf');
+    writeFileSync(resolv, `nameserver ${dns?.address ?? '127.0.0.1'}\n`, { mode: 0o644 });
+    args = [
+      '--mount',
+      '--',
+      'sh',
+      '-c',
+      'mount --bind "$0" /etc/resolv.conf && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$@"',
+      resolv,
+      bin,
+      ...args,
+    ];
+    command = 'unshare';
+  } else if (name === 'ircd-hybrid') {
+    throw new Error(
+      'ircd-hybrid: the bench must run as root to start it (it needs a private resolv.conf, see servers.ts)',
+    );
+  }
   const child = spawn(command, args, {
     cwd: name === 'natter' ? REPO_ROOT : dir,
     stdio: ['ignore', out, out],
-    ...(asNobody ? nobody() : {}),
   });
   live.add(child);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      resolve();
+    });
+  });
   const pid = child.pid;
-  if (pid === undefined) throw new Error(`${name}: could not start ${command}`);
+  if (pid === undefined) {
+    dns?.socket.close();
+    throw new Error(`${name}: could not start ${command}`);
+  }
 
   const stop = async (): Promise<void> => {
+    dns?.socket.close();
     if (child.exitCode === null && child.signalCode === null) {
       process.kill(pid, 'SIGTERM');
       const done = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
@@ -220,6 +283,7 @@ export async function startServer(name: ServerName): Promise<RunningServer> {
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       const log = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
+      dns?.socket.close();
       rmSync(dir, { recursive: true, force: true });
       throw new Error(`${name} exited during start-up (${child.exitCode ?? child.signalCode}); its output:\n${log}`);
     }

@@ -4,6 +4,7 @@ import { Histogram, summarize } from '../histogram.js';
 import type { LatencySummary } from '../histogram.js';
 import type { ClientSpec } from '../messages.js';
 import type { WorkerPool } from '../pool.js';
+import { cpuBetween, cpuSnapshot } from '../proc.js';
 
 export interface Target {
   name: string;
@@ -21,6 +22,36 @@ export interface Context {
   generation: number;
   /** Bumped for every load step; receivers ignore messages of other steps. */
   epoch: number;
+  /** Before each measurement, wait (at most quietWaitS) until other processes use fewer cores than this. */
+  quietCores: number;
+  quietWaitS: number;
+  /** Clients 0..dedicatedSenders-1 sit alone on worker 0 (see workerOf); set before connecting them. */
+  dedicatedSenders: number;
+}
+
+/**
+ * The machine is shared: a build or test run elsewhere takes the cores the server and the generator need. Waits,
+ * bounded, until everything else uses less than ctx.quietCores; returns the seconds waited.
+ */
+export async function waitForQuiet(ctx: Context): Promise<number> {
+  if (ctx.quietWaitS <= 0) return 0;
+  const start = Date.now();
+  let warned = false;
+  for (;;) {
+    const a = cpuSnapshot(ctx.target.pid);
+    await sleep(500);
+    const other = cpuBetween(a, cpuSnapshot(ctx.target.pid)).otherCores;
+    const waited = (Date.now() - start) / 1000;
+    if (other < ctx.quietCores) return Math.round(waited * 10) / 10;
+    if (waited >= ctx.quietWaitS) {
+      ctx.log(`machine still busy (other processes use ${other} cores) after ${ctx.quietWaitS} s: measuring anyway`);
+      return Math.round(waited * 10) / 10;
+    }
+    if (!warned) {
+      ctx.log(`waiting for the machine to quiet down (other processes use ${other} cores)`);
+      warned = true;
+    }
+  }
 }
 
 /** A per-process tag in every nick, so two bench runs against one server do not collide either. */
@@ -35,9 +66,16 @@ export function nickOf(generation: number, index: number): string {
 
 export const NICK_LENGTH = 9;
 
-/** Which worker owns client `index`. Round-robin, so senders and pair partners spread over the workers. */
+/**
+ * Which worker owns client `index`. The first `ctx.dedicatedSenders` clients (the fan-out's senders) get worker 0 to
+ * themselves: a receiving worker can be busy for tens of milliseconds draining a burst from every socket, and its
+ * send timer would fire that late, which would show up as the server's latency. Everyone else is spread
+ * round-robin, so dm partners (2i, 2i+1) land on different workers.
+ */
 export function workerOf(ctx: Context, index: number): number {
-  return index % ctx.pool.size;
+  const n = ctx.pool.size;
+  if (ctx.dedicatedSenders > 0 && n > 1) return index < ctx.dedicatedSenders ? 0 : 1 + (index % (n - 1));
+  return index % n;
 }
 
 export interface ConnectSummary {
@@ -51,14 +89,20 @@ export interface ConnectSummary {
 }
 
 /** Connects `count` clients (numbered 0..count-1), dialled at `ratePerSec` in total, each registered (001). */
-export async function connectClients(ctx: Context, count: number, ratePerSec: number): Promise<ConnectSummary> {
+export async function connectClients(
+  ctx: Context,
+  count: number,
+  ratePerSec: number,
+  dedicatedSenders = 0,
+): Promise<ConnectSummary> {
   if (count > 99999) throw new Error('at most 99,999 clients (nicks carry a 5-digit client number)');
+  ctx.dedicatedSenders = dedicatedSenders;
   ctx.generation++;
   const perWorker: ClientSpec[][] = Array.from({ length: ctx.pool.size }, () => []);
   for (let i = 0; i < count; i++) perWorker[workerOf(ctx, i)]?.push({ index: i, nick: nickOf(ctx.generation, i) });
   const startUs = nowUs() + 50_000;
   // Generous: the dialling time plus time for a slow server to catch up, but bounded.
-  const timeoutMs = Math.round((count / ratePerSec) * 1000 + 30_000);
+  const timeoutMs = Math.round((count / ratePerSec) * 1000 + 60_000);
   const replies = await ctx.pool.all<'connect'>((i) => ({
     type: 'connect',
     clients: perWorker[i] ?? [],
@@ -92,7 +136,11 @@ export async function connectClients(ctx: Context, count: number, ratePerSec: nu
 }
 
 /** Every registered client joins `channel`; resolves when each has its 366 (end of NAMES). */
-export async function joinAll(ctx: Context, channel: string, timeoutMs: number): Promise<{ joined: number; errors: string[] }> {
+export async function joinAll(
+  ctx: Context,
+  channel: string,
+  timeoutMs: number,
+): Promise<{ joined: number; errors: string[] }> {
   const replies = await ctx.pool.all<'join'>(() => ({ type: 'join', channel, timeoutMs }));
   let joined = 0;
   const errors: string[] = [];
@@ -112,6 +160,8 @@ export async function closeAll(ctx: Context, settleMs = 500): Promise<void> {
 /** Throws with the first errors if fewer than `want` clients made it. */
 export function requireAll(what: string, got: number, want: number, errors: string[]): void {
   if (got < want) {
-    throw new Error(`${what}: only ${got} of ${want}${errors.length > 0 ? `; first errors: ${errors.join(' | ')}` : ''}`);
+    throw new Error(
+      `${what}: only ${got} of ${want}${errors.length > 0 ? `; first errors: ${errors.join(' | ')}` : ''}`,
+    );
   }
 }

@@ -9,6 +9,7 @@ import type { LoadPlan, SenderSpec } from '../messages.js';
 import { cpuBetween, cpuSnapshot } from '../proc.js';
 import type { CpuUse } from '../proc.js';
 import { NICK_LENGTH, workerOf } from './common.js';
+import { waitForQuiet } from './common.js';
 import type { Context } from './common.js';
 
 export interface StepSpec {
@@ -48,6 +49,10 @@ export interface StepResult {
   /** Each worker's event-loop utilization: near 1 means the generator itself was saturated. */
   workerElu: number[];
   maxSendLagMs: number;
+  /** Most bytes of a sender's output Node held because the server was not reading them. */
+  maxWriteBacklogBytes: number;
+  /** Seconds spent waiting for other processes to go quiet before the step. */
+  quietWaitS: number;
   deliveredLineBytes: number;
   pass: boolean;
   errors: string[];
@@ -57,6 +62,7 @@ export interface StepResult {
 export const P99_LIMIT_MS = 100;
 
 export async function runStep(ctx: Context, spec: StepSpec): Promise<StepResult> {
+  const quietWaitS = await waitForQuiet(ctx);
   ctx.epoch = (ctx.epoch + 1) % 1000;
   const epoch = ctx.epoch;
   const w = ctx.pool.size;
@@ -65,7 +71,12 @@ export async function runStep(ctx: Context, spec: StepSpec): Promise<StepResult>
   // Senders are phased so that together they emit one message every 1/rate seconds.
   const senders: SenderSpec[][] = Array.from({ length: w }, () => []);
   spec.senders.forEach((s, i) => {
-    senders[workerOf(ctx, s.client)]?.push({ client: s.client, target: s.target, ratePerSec: perSender, offsetUs: i * gapUs });
+    senders[workerOf(ctx, s.client)]?.push({
+      client: s.client,
+      target: s.target,
+      ratePerSec: perSender,
+      offsetUs: i * gapUs,
+    });
   });
   const partners: [number, number][][] = Array.from({ length: w }, () => []);
   for (const p of spec.partners) partners[workerOf(ctx, p[0])]?.push(p);
@@ -95,9 +106,11 @@ export async function runStep(ctx: Context, spec: StepSpec): Promise<StepResult>
 
   let sent = 0;
   let maxLag = 0;
+  let backlog = 0;
   for (const r of loaded) {
     sent += r.result.sent;
     maxLag = Math.max(maxLag, r.result.maxSendLagUs);
+    backlog = Math.max(backlog, r.result.maxWriteBacklog);
   }
   const expected = sent * spec.deliveriesPerMessage;
   // Drain: wait until everything arrived or the drain time is up; what is missing then is lost.
@@ -146,6 +159,8 @@ export async function runStep(ctx: Context, spec: StepSpec): Promise<StepResult>
     serverCpuPerMillion: delivered > 0 ? Math.round((cpu.serverSeconds / (delivered / 1e6)) * 100) / 100 : Number.NaN,
     workerElu,
     maxSendLagMs: Math.round(maxLag) / 1000,
+    maxWriteBacklogBytes: backlog,
+    quietWaitS,
     deliveredLineBytes: lineBytes,
     pass: latencyMs.p99 < P99_LIMIT_MS && lost === 0 && disconnected === 0 && delivered > 0,
     errors: errors.slice(0, 10),

@@ -7,6 +7,7 @@ import type { Network } from '../core/network.js';
 import { Outbound } from '../core/outbound.js';
 import type { PasswordVerifier } from '../core/ports.js';
 import type { Session } from '../core/session.js';
+import { isValidMiddleParam } from '../protocol/message.js';
 
 /** Services of the running server that commands need and core does not own. */
 export interface ServerServices {
@@ -37,8 +38,14 @@ export class CommandContext {
     return this.server.network;
   }
 
-  /** A numeric from the server, addressed to this client ("*" before it has a nick). */
+  /**
+   * A numeric from the server, addressed to this client ("*" before it has a nick). A middle parameter
+   * echoing client input that cannot be one (empty, holding a space, starting with ':', e.g. the nick
+   * in "NICK :a b") becomes "*", so the reply stays one well-formed line.
+   */
   numeric(code: string, ...params: string[]): void {
+    const last = params.length - 1;
+    for (let i = 0; i < last; i++) if (!isValidMiddleParam(params[i] ?? '')) params[i] = '*';
     this.replies.push(new Outbound(this.network.settings.serverName, code, [this.session.nick, ...params], this.network.clock.now()));
   }
 

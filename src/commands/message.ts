@@ -29,10 +29,17 @@ function deliver(ctx: CommandContext, message: IrcMessage, command: MessageComma
   if (command !== 'TAGMSG' && text === '') throw new ChatError('noTextToSend');
   const tags = clientTags(ctx, message);
   if (command === 'TAGMSG' && tags === undefined) return;
-  eachTarget(ctx, targets, (target) => {
-    const recipient = sendMessage(ctx.network, ctx.session, command, target, text, tags);
-    if (recipient?.away !== undefined && command === 'PRIVMSG') ctx.numeric(N.RPL_AWAY, recipient.nick, recipient.away);
-  });
+  // A NOTICE never gets an automatic reply: no RPL_AWAY and no delivery errors (as Ergo does; 411/412 still
+  // answer a malformed command).
+  eachTarget(
+    ctx,
+    targets,
+    (target) => {
+      const recipient = sendMessage(ctx.network, ctx.session, command, target, text, tags);
+      if (recipient?.away !== undefined && command === 'PRIVMSG') ctx.numeric(N.RPL_AWAY, recipient.nick, recipient.away);
+    },
+    command === 'NOTICE',
+  );
 }
 
 export const messageCommands: CommandTable = {

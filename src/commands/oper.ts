@@ -5,6 +5,7 @@ import { Outbound } from '../core/outbound.js';
 import { becomeOperator, quit } from '../core/users.js';
 import { matchWildcard } from '../protocol/mask.js';
 import * as N from '../protocol/numerics.js';
+import { fitTrailing } from './registration.js';
 import type { CommandTable } from './types.js';
 
 export const operCommands: CommandTable = {
@@ -34,11 +35,15 @@ export const operCommands: CommandTable = {
     minParams: 2,
     operOnly: true,
     handler(ctx, message) {
-      const [nick = '', reason = ''] = message.params;
+      const [nick = '', fullReason = ''] = message.params;
       const { network, session } = ctx;
       if (network.fold(nick) === network.fold(network.settings.serverName)) throw new ChatError('cantKillServer');
       const target = network.findNick(nick);
       if (target === undefined) throw new ChatError('noSuchNick', [nick]);
+      // Both the KILL to the victim and the QUIT its peers see must fit one line.
+      const killHead = `:${session.prefix} KILL ${target.nick} :`;
+      const quitHead = `:${target.prefix} QUIT :Killed (${session.nick} ())`;
+      const reason = fitTrailing(killHead.length > quitHead.length ? killHead : quitHead, fullReason);
       const text = `Killed (${session.nick} (${reason}))`;
       ctx.server.log('info', { by: session.nick, target: target.nick, reason }, 'KILL');
       // The victim sees the KILL line before its ERROR, as servers send it.
@@ -51,7 +56,8 @@ export const operCommands: CommandTable = {
     minParams: 1,
     operOnly: true,
     handler(ctx, message) {
-      sendWallops(ctx.network, ctx.session, message.params[0] ?? '');
+      const { session } = ctx;
+      sendWallops(ctx.network, session, fitTrailing(`:${session.prefix} WALLOPS :`, message.params[0] ?? ''));
     },
   },
   REHASH: {

@@ -180,16 +180,22 @@ export const queryCommands: CommandTable = {
     },
   },
   WHOIS: {
-    minParams: 1,
+    // Modern IRC "WHOIS": a missing nick is ERR_NONICKNAMEGIVEN, not ERR_NEEDMOREPARAMS.
+    minParams: 0,
     handler(ctx, message) {
       // WHOIS [server] nick: with two parameters the nick is the second.
-      handleWhois(ctx, message.params[1] ?? message.params[0] ?? '');
+      const nick = message.params[1] ?? message.params[0] ?? '';
+      if (nick === '') ctx.numeric(N.ERR_NONICKNAMEGIVEN, 'No nickname given');
+      else handleWhois(ctx, nick);
     },
   },
   WHOWAS: {
-    minParams: 1,
+    // Modern IRC "WHOWAS" allows 431 or 461 for a missing nick; 431 as for WHOIS.
+    minParams: 0,
     handler(ctx, message) {
-      handleWhowas(ctx, message.params[0] ?? '', message.params[1]);
+      const nick = message.params[0] ?? '';
+      if (nick === '') ctx.numeric(N.ERR_NONICKNAMEGIVEN, 'No nickname given');
+      else handleWhowas(ctx, nick, message.params[1]);
     },
   },
   ISON: {

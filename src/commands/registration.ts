@@ -4,6 +4,24 @@ import * as N from '../protocol/numerics.js';
 import type { CommandTable } from './types.js';
 import { tryCompleteRegistration } from './welcome.js';
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+/** Modern IRC "Message format": 512 bytes with the CRLF. */
+const MAX_LINE_BYTES = 510;
+
+/**
+ * `text` cut (at a UTF-8 character boundary) so that `head` + `text` fits one line: a reason the client
+ * could send in 510 bytes no longer fits once the server puts a nick!user@host prefix before it.
+ */
+export function fitTrailing(head: string, text: string): string {
+  const budget = MAX_LINE_BYTES - encoder.encode(head).length;
+  const bytes = encoder.encode(text);
+  if (bytes.length <= budget) return text;
+  let end = Math.max(0, budget);
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+  return decoder.decode(bytes.subarray(0, end));
+}
+
 /** Usernames keep to a conservative set so they are safe inside nick!user@host; "~" marks "no ident check". */
 function sanitizeUsername(raw: string, maxLength: number): string {
   const cleaned = raw.replace(/[^A-Za-z0-9_.\-[\]\\`^{}|]/g, '').slice(0, maxLength - 1);
@@ -70,7 +88,7 @@ export const registrationCommands: CommandTable = {
     preRegistration: true,
     handler(ctx, message) {
       const reason = message.params[0];
-      const text = reason === undefined || reason === '' ? 'Client Quit' : `Quit: ${reason}`;
+      const text = reason === undefined || reason === '' ? 'Client Quit' : `Quit: ${fitTrailing(`:${ctx.session.prefix} QUIT :Quit: `, reason)}`;
       ctx.flush();
       quit(ctx.network, ctx.session, text);
       ctx.session.link?.close(text);

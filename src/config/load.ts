@@ -63,12 +63,18 @@ export function toServerSettings(config: Config): ServerSettings {
     serverName: config.serverName,
     networkName: config.networkName,
     casemapping: config.casemapping,
-    motd: typeof config.motd === 'string' ? config.motd.split(/\r?\n/) : config.motd,
+    motd: motdLines(config.motd),
     password: config.password,
     opers: config.opers.map((oper) => ({ name: oper.name, passwordHash: oper.password, hosts: oper.hosts })),
     admin: config.admin,
     limits: config.limits,
   };
+}
+
+/** A MOTD given as one text is split into lines; an empty text (or only blank lines) means no MOTD (422). */
+function motdLines(motd: string | readonly string[]): readonly string[] {
+  const lines = typeof motd === 'string' ? motd.replace(/(\r?\n)+$/, '').split(/\r?\n/) : motd;
+  return lines.every((line) => line.trim() === '') ? [] : lines;
 }
 
 /** "127.0.0.1:6667" or "[::1]:6667" to host and port. */

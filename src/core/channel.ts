@@ -109,7 +109,10 @@ export class Channel {
   readonly members = new Map<Session, Membership>();
   readonly modes = new ChannelModes();
   readonly lists: Record<ListMode, ListEntry[]> = { b: [], e: [], I: [] };
-  /** Casefolded nicks invited past +i; an invitation is used up by the JOIN. */
+  /**
+   * Session ids invited by a half-operator or above: the invitation lets its holder past +i, +k, +l and +b once
+   * and is used up by the JOIN. Keyed by session, not nick, so whoever takes the nick later does not inherit it.
+   */
   readonly invited = new Set<string>();
 
   constructor(

@@ -58,11 +58,15 @@ export type NetworkEvent =
     }
   | {
       readonly type: 'userInvited';
+      /** The inviter's nick!user@host, and session id. */
       readonly by: string;
+      readonly from: string;
       /** Casefolded key, and the name as written (the room may not exist). */
       readonly channel: string;
       readonly name: string;
       readonly target: string;
+      /** The inviter is a half-operator or above, so the invitation lets the target past the room's restrictions. */
+      readonly admits: boolean;
       readonly time: number;
     }
   | {

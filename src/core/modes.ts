@@ -24,7 +24,8 @@ const KEY_PATTERN = /^[^\s,:]{1,32}$/;
 
 /**
  * Reads "+ov-k nick1 nick2 key" into changes the actor may make. Each change is checked on its own;
- * at most `modesPerCommand` changes with a parameter are taken (MODES=).
+ * at most `modesPerCommand` changes of list, key, limit and status modes are taken (MODES=; Modern IRC counts
+ * every type A, B and C mode and every PREFIX mode), the rest are dropped.
  */
 export function parseChannelModes(network: Network, session: Session, channel: Channel, modeString: string, params: readonly string[]): ModeRequest {
   const changes: ModeChange[] = [];
@@ -40,6 +41,9 @@ export function parseChannelModes(network: Network, session: Session, channel: C
     if (!privilegeErrorGiven) errors.push(new ChatError('chanOpPrivsNeeded', [channel.name]));
     privilegeErrorGiven = true;
   };
+  /** "+oo bob bob" or "+bb x x" changes one thing once, and is broadcast once. */
+  const alreadyTaken = (letter: string, param: string): boolean =>
+    changes.some((c) => c.letter === letter && c.param !== undefined && network.fold(c.param) === network.fold(param));
 
   for (const letter of modeString) {
     if (letter === '+' || letter === '-') {
@@ -60,14 +64,15 @@ export function parseChannelModes(network: Network, session: Session, channel: C
       }
       const normalized = normalizeMask(mask);
       const list = channel.lists[letter];
-      const exists = list.some((entry) => network.fold(entry.mask) === network.fold(normalized));
-      if (adding && exists) continue;
-      if (!adding && !exists) continue;
-      if (adding && list.length >= limits.listEntries) {
+      const existing = list.find((entry) => network.fold(entry.mask) === network.fold(normalized));
+      if (adding === (existing !== undefined) || alreadyTaken(letter, normalized)) continue;
+      const pendingAdds = changes.filter((c) => c.adding && c.letter === letter).length;
+      if (adding && list.length + pendingAdds >= limits.listEntries) {
         errors.push(new ChatError('banListFull', [channel.name, letter]));
         continue;
       }
-      changes.push({ adding, letter, param: normalized });
+      // A removal names the entry as it was set, whatever case the remover typed.
+      changes.push({ adding, letter, param: existing?.mask ?? normalized });
       continue;
     }
     const status = rankByLetter(letter);
@@ -85,7 +90,7 @@ export function parseChannelModes(network: Network, session: Session, channel: C
         denied();
         continue;
       }
-      if (membership.has(status.rank) === adding) continue;
+      if (membership.has(status.rank) === adding || alreadyTaken(letter, target.nick)) continue;
       changes.push({ adding, letter, param: target.nick });
       continue;
     }
@@ -104,11 +109,13 @@ export function parseChannelModes(network: Network, session: Session, channel: C
       } else if (key !== undefined) {
         paramIndex++; // -k may name the key, which is ignored
       }
+      if (++paramChanges > limits.modesPerCommand) continue;
       if (!maySetChannelMode(actor, letter)) {
         denied();
         continue;
       }
-      if (!adding && channel.modes.key === undefined) continue;
+      if (adding ? channel.modes.key === key : channel.modes.key === undefined) continue;
+      if (changes.some((c) => c.letter === letter)) continue;
       changes.push(adding && key !== undefined ? { adding, letter, param: key } : { adding, letter, param: '*' });
       continue;
     }
@@ -127,11 +134,13 @@ export function parseChannelModes(network: Network, session: Session, channel: C
           continue;
         }
       }
+      if (++paramChanges > limits.modesPerCommand) continue;
       if (!maySetChannelMode(actor, letter)) {
         denied();
         continue;
       }
-      if (!adding && channel.modes.limit === undefined) continue;
+      if (channel.modes.limit === limit) continue;
+      if (changes.some((c) => c.letter === letter)) continue;
       changes.push(limit !== undefined ? { adding, letter, param: String(limit) } : { adding, letter });
       continue;
     }

@@ -129,7 +129,7 @@ export class Network {
         this.applyChannelModeChanged(event.by, event.channel, event.changes, event.time);
         return;
       case 'userInvited':
-        this.applyUserInvited(event.by, event.channel, event.name, event.target, event.time);
+        this.applyUserInvited(event);
         return;
       case 'wallops':
         this.applyWallops(event.source, event.text, event.time);
@@ -146,12 +146,14 @@ export class Network {
     for (const membership of channel.members.values()) {
       const member = membership.session;
       const link = member.link;
-      if (link === undefined) continue;
-      if (member === sender && (member.caps & Cap.echoMessage) === 0) continue;
+      if (link === undefined || member === sender) continue;
       if (event.minRank !== Rank.none && membership.highestRank < event.minRank) continue;
       if (tagOnly && (member.caps & Cap.messageTags) === 0) continue;
       link.send(message);
     }
+    // echo-message returns the message to its sender whatever the target: also a "@#room" the sender ranks below,
+    // and a -n room the sender is not in.
+    if (sender.link !== undefined && sender.hasCap(Cap.echoMessage) && (!tagOnly || sender.hasCap(Cap.messageTags))) sender.link.send(message);
   }
 
   private applyPrivateMessage(event: Extract<NetworkEvent, { type: 'privateMessage' }>): void {
@@ -251,7 +253,7 @@ export class Network {
     if (created) membership.prefixes = 1 << Rank.op;
     channel.members.set(session, membership);
     session.channels.set(channel, membership);
-    channel.invited.delete(session.nickFolded);
+    channel.invited.delete(session.id);
     this.sendToMembers(channel, new Outbound(session.prefix, 'JOIN', [channel.name], time), 0);
   }
 
@@ -289,20 +291,21 @@ export class Network {
     this.sendToMembers(channel, new Outbound(by, 'MODE', [channel.name, ...modeChangeParams(changes)], time), 0);
   }
 
-  private applyUserInvited(by: string, folded: string, name: string, targetId: string, time: number): void {
-    const channel = this.channels.get(folded);
-    const target = this.sessions.get(targetId);
+  private applyUserInvited(event: Extract<NetworkEvent, { type: 'userInvited' }>): void {
+    const channel = this.channels.get(event.channel);
+    const target = this.sessions.get(event.target);
     if (target === undefined) return;
-    const channelName = channel?.name ?? name;
-    channel?.invited.add(target.nickFolded);
-    const message = new Outbound(by, 'INVITE', [target.nick, channelName], time);
+    const channelName = channel?.name ?? event.name;
+    if (event.admits) channel?.invited.add(target.id);
+    const message = new Outbound(event.by, 'INVITE', [target.nick, channelName], event.time);
     target.link?.send(message);
     if (channel === undefined) return;
-    // invite-notify: members who could have invited too are told (ircv3 invite-notify).
+    // invite-notify: members who could have invited too are told (ircv3 invite-notify). Not the inviter, who has
+    // RPL_INVITING already, as Ergo does.
     for (const membership of channel.members.values()) {
       const member = membership.session;
-      if (member === target || member.link === undefined || !member.hasCap(Cap.inviteNotify)) continue;
-      if (member.prefix === by || membership.highestRank >= Rank.halfop) member.link.send(message);
+      if (member === target || member.id === event.from || member.link === undefined || !member.hasCap(Cap.inviteNotify)) continue;
+      if (membership.highestRank >= Rank.halfop) member.link.send(message);
     }
   }
 

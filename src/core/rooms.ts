@@ -38,7 +38,7 @@ export function joinChannel(network: Network, session: Session, name: string, ke
   if (session.channels.size >= limits.channelsPerUser && !session.isOper) throw new ChatError('tooManyChannels', [name]);
   if (existing !== undefined && !session.isOper) {
     const { modes } = existing;
-    const invited = existing.invited.has(session.nickFolded);
+    const invited = existing.invited.has(session.id);
     if (modes.key !== undefined && modes.key !== key && !invited) throw new ChatError('badChannelKey', [existing.name]);
     if (modes.limit !== undefined && existing.members.size >= modes.limit && !invited) throw new ChatError('channelIsFull', [existing.name]);
     if (modes.inviteOnly && !invited && !matchesList(network, session, existing.lists.I)) {
@@ -66,12 +66,14 @@ export function partAll(network: Network, session: Session): void {
 export function kickMember(network: Network, session: Session, name: string, nick: string, reason: string): void {
   const channel = requireChannel(network, name);
   if (!session.isOper) requireMember(session, channel);
+  const actor = actingRank(session, channel);
+  // A member without a rank may not kick at all, not even themselves (they can PART).
+  if (actor < Rank.halfop) throw new ChatError('chanOpPrivsNeeded', [channel.name]);
   const target = network.findNick(nick);
   const targetMembership = target === undefined ? undefined : channel.members.get(target);
   if (target === undefined || targetMembership === undefined) throw new ChatError('userNotInChannel', [nick, channel.name]);
-  const actor = actingRank(session, channel);
   if (target !== session && !mayKick(actor, targetMembership.highestRank)) {
-    throw new ChatError('chanOpPrivsNeeded', [channel.name], actor >= Rank.halfop ? "You can't kick a member of equal or higher rank" : undefined);
+    throw new ChatError('chanOpPrivsNeeded', [channel.name], "You can't kick a member of equal or higher rank");
   }
   network.publish({
     type: 'memberKicked',
@@ -104,17 +106,22 @@ export function inviteUser(network: Network, session: Session, nick: string, nam
   const target = network.findNick(nick);
   if (target === undefined) throw new ChatError('noSuchNick', [nick]);
   const channel = network.findChannel(name);
+  let admits = false;
   if (channel !== undefined) {
     if (!session.isOper) requireMember(session, channel);
     if (channel.members.has(target)) throw new ChatError('userOnChannel', [target.nick, channel.name]);
-    if (channel.modes.inviteOnly && actingRank(session, channel) < Rank.halfop) throw new ChatError('chanOpPrivsNeeded', [channel.name]);
+    admits = actingRank(session, channel) >= Rank.halfop;
+    if (channel.modes.inviteOnly && !admits) throw new ChatError('chanOpPrivsNeeded', [channel.name]);
   }
   network.publish({
     type: 'userInvited',
     by: session.prefix,
+    from: session.id,
     channel: channel?.nameFolded ?? network.fold(name),
     name: channel?.name ?? name,
     target: target.id,
+    // Only a half-operator's invitation lets past +k, +l and +b too; a plain member's would be a way around a ban.
+    admits,
     time: network.clock.now(),
   });
   return target;

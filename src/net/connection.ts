@@ -91,12 +91,14 @@ export class Connection implements SessionLink, LineSink {
     if (this.closing) return;
     let bodyStart = start;
     if (bytes[start] === 64 /* @ */) {
-      const space = bytes.indexOf(32, start);
-      if (space === -1 || space + 1 - start > MAX_TAG_BYTES) {
+      // The tag block is '@' to the first space of this line (bytes may hold later lines too), space included.
+      const space = bytes.subarray(start, end).indexOf(32);
+      const tagBytes = space === -1 ? end - start : space + 1;
+      if (tagBytes > MAX_TAG_BYTES) {
         this.tooLong();
         return;
       }
-      bodyStart = space + 1;
+      bodyStart = start + tagBytes;
     }
     if (end - bodyStart > MAX_BODY_BYTES) {
       this.tooLong();

@@ -112,7 +112,9 @@ export class NatterServer implements ConnectionHost, ServerServices {
     this.listeners.push(server);
     const bound = server.address();
     const result = typeof bound === 'object' && bound !== null ? { host: bound.address, port: bound.port } : address;
-    this.logger.info({ address: `${result.host}:${result.port}` }, 'listening for IRC over TCP');
+    // "[::1]:6667" for IPv6, the form --listen takes, so the logged address can be pasted back.
+    const host = result.host.includes(':') ? `[${result.host}]` : result.host;
+    this.logger.info({ address: `${host}:${result.port}` }, 'listening for IRC over TCP');
     return result;
   }
 
@@ -126,7 +128,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
     const { limits } = this.settings;
     const count = this.perIp.get(ip) ?? 0;
     if (limits.connectionsPerIp > 0 && count >= limits.connectionsPerIp) {
-      socket.end(`ERROR :Closing Link: ${ip} (Too many connections from your IP address)\r\n`);
+      refuse(socket, `ERROR :Closing Link: ${ip} (Too many connections from your IP address)\r\n`);
       this.logger.info({ ip }, 'refused: too many connections from one address');
       return;
     }
@@ -152,7 +154,9 @@ export class NatterServer implements ConnectionHost, ServerServices {
   }
 
   replyRaw(connection: Connection, command: string, params: string[]): void {
-    connection.send(new Outbound(this.settings.serverName, command, [connection.session.nick, ...params], this.clock.now()));
+    // Numerics are addressed to the client's nick; FAIL (standard-replies) starts with the command instead.
+    const addressed = /^\d{3}$/.test(command) ? [connection.session.nick, ...params] : params;
+    connection.send(new Outbound(this.settings.serverName, command, addressed, this.clock.now()));
   }
 
   markThrottled(connection: Connection): void {
@@ -252,6 +256,26 @@ export class NatterServer implements ConnectionHost, ServerServices {
     await Promise.all(closed);
     await this.network.bus.close();
   }
+}
+
+/**
+ * Says why and closes a socket we do not take on. Its input is read and discarded, so the peer's close is
+ * seen (a socket never read never notices it, keeping its descriptor and holding up server.close());
+ * errors are swallowed (an unhandled 'error' would crash the process); a peer that never closes is cut.
+ */
+function refuse(socket: Socket, line: string): void {
+  const timer = setTimeout(() => {
+    socket.destroy();
+  }, CLOSE_GRACE_MS);
+  timer.unref();
+  socket.on('error', () => {
+    socket.destroy();
+  });
+  socket.once('close', () => {
+    clearTimeout(timer);
+  });
+  socket.resume();
+  socket.end(line);
 }
 
 /** Shared socket handlers (no per-connection closures): the connection rides on the socket. */

@@ -15,7 +15,7 @@ export async function postgresAvailable(): Promise<string | undefined> {
     return undefined;
   } catch (error) {
     const reason = `PostgreSQL at ${POSTGRES_URL} is not reachable (${error instanceof Error ? error.message : String(error)})`;
-    if (process.env['CI'] === 'true') throw new Error(`${reason}; under CI=true the PostgreSQL tests must run`);
+    if (process.env['CI'] === 'true') throw new Error(`${reason}; under CI=true the PostgreSQL tests must run`, { cause: error });
     return reason;
   } finally {
     await client.end().catch(() => undefined);
