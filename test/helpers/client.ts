@@ -31,6 +31,7 @@ export class TestClient {
     this.closed = new Promise((resolve) => {
       this.closedResolve = resolve;
     });
+    socket.setNoDelay(true);
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       this.buffer += chunk;
