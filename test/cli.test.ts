@@ -6,9 +6,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { argon2Verifier } from '../src/config/passwords.js';
+import { authenticator } from '../src/auth/authenticator.js';
 import { TestClient } from './helpers/client.js';
 import type { Received } from './helpers/client.js';
+import { tempDataDir } from './helpers/server.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -23,9 +24,18 @@ interface Run {
 }
 
 const children: ChildProcess[] = [];
+/** Children keep their data (XDG_DATA_HOME) in a temp folder, never in the user's real one. */
+const dataHome = tempDataDir();
+after(() => {
+  dataHome.remove();
+});
 
 function natter(args: readonly string[], input?: string): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', ...args], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, XDG_DATA_HOME: dataHome.path },
+  });
   children.push(child);
   const waiters: Array<() => void> = [];
   const run: Run = {
@@ -190,8 +200,8 @@ describe('natter CLI', { concurrency: 3 }, () => {
     assert.equal(await run.exited, 0);
     const hash = run.stdout.trim();
     assert.match(hash, /^\$argon2id\$/);
-    assert.ok(await argon2Verifier.verify(hash, 'open sesame'), 'the trailing newline is not part of the password');
-    assert.ok(!(await argon2Verifier.verify(hash, 'open sesame\n')));
+    assert.ok(await authenticator.verifyPassword(hash, 'open sesame'), 'the trailing newline is not part of the password');
+    assert.ok(!(await authenticator.verifyPassword(hash, 'open sesame\n')));
     const empty = natter(['hash-password'], '');
     assert.notEqual(await empty.exited, 0);
     assert.match(empty.stderr, /no password/);

@@ -5,11 +5,11 @@ import { pino } from 'pino';
 import { startNatter } from '../src/cli/compose.js';
 import type { RunningNatter } from '../src/cli/compose.js';
 import { ConfigError, parseConfig } from '../src/config/load.js';
-import { hashPassword } from '../src/config/passwords.js';
+import { hashPassword } from '../src/auth/authenticator.js';
 import type { Config, ConfigFile } from '../src/config/schema.js';
 import { TestClient } from './helpers/client.js';
 import type { Received } from './helpers/client.js';
-import { startTestServer } from './helpers/server.js';
+import { startTestServer, tempDataDir } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
 
 const PASSWORD = 'hunter2 but longer';
@@ -187,7 +187,8 @@ describe('REHASH', () => {
   let natter: RunningNatter;
   let port: number;
   let next: ConfigFile | Error;
-  const base: ConfigFile = { listen: ['127.0.0.1:0'], serverName: 'test.natter', logLevel: 'silent', limits: { connectionsPerIp: 0, flood: { enabled: false } } };
+  const data = tempDataDir();
+  const base: ConfigFile = { listen: ['127.0.0.1:0'], serverName: 'test.natter', logLevel: 'silent', data: data.path, limits: { connectionsPerIp: 0, flood: { enabled: false } } };
   const clients: TestClient[] = [];
 
   before(async () => {
@@ -212,6 +213,7 @@ describe('REHASH', () => {
   after(async () => {
     for (const client of clients) client.close();
     await natter.stop();
+    data.remove();
   });
 
   const register = async (nick: string): Promise<TestClient> => {

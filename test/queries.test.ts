@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { hashPassword } from '../src/config/passwords.js';
+import { hashPassword } from '../src/auth/authenticator.js';
 import { TestClient } from './helpers/client.js';
 import type { Received } from './helpers/client.js';
 import { startTestServer } from './helpers/server.js';

@@ -1,8 +1,17 @@
 /** core's Authenticator on argon2id (@node-rs/argon2) and hand-written SCRAM-SHA-256. */
+import { randomBytes } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import type { Authenticator, SaslExchange } from '../core/auth.js';
 import type { ScramCredentials } from '../core/store.js';
 import { deriveScramCredentials, normalizePassword, ScramServer } from './scram.js';
+
+let decoy: Promise<string> | undefined;
+
+/** A real argon2id hash of random bytes, made once, to verify against for unknown accounts. */
+function decoyHash(): Promise<string> {
+  decoy ??= hash(randomBytes(16).toString('hex'));
+  return decoy;
+}
 
 export const authenticator: Authenticator = {
   async newCredentials(password: string) {
@@ -10,8 +19,12 @@ export const authenticator: Authenticator = {
     return { passwordHash: await hash(normalizePassword(password)), scram: deriveScramCredentials(password) };
   },
 
-  async verifyPassword(passwordHash: string, password: string) {
+  async verifyPassword(passwordHash: string | undefined, password: string) {
     try {
+      if (passwordHash === undefined) {
+        await verify(await decoyHash(), normalizePassword(password));
+        return false;
+      }
       return await verify(passwordHash, normalizePassword(password));
     } catch {
       return false;
@@ -29,3 +42,8 @@ export const authenticator: Authenticator = {
     };
   },
 };
+
+/** An argon2id hash of a password, e.g. for "opers" in the configuration (`natter hash-password`). */
+export async function hashPassword(password: string): Promise<string> {
+  return (await authenticator.newCredentials(password)).passwordHash;
+}

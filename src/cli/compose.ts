@@ -1,17 +1,24 @@
 /**
- * The composition root: the one place that picks the Bus (and, later, the stores) and wires them into a
- * running server. `natter serve`, host mode and the tests all start Natter through here.
+ * The composition root: the one place that picks the Bus and the Store and wires them into a running
+ * server. `natter serve`, host mode and the tests all start Natter through here.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { authenticator } from '../auth/authenticator.js';
 import { MemoryBus } from '../bus/memory.js';
-import type { Config } from '../config/schema.js';
-import { argon2Verifier } from '../config/passwords.js';
 import { parseHostPort, toServerSettings } from '../config/load.js';
+import { defaultDataDir } from '../config/paths.js';
+import type { Config } from '../config/schema.js';
 import type { Clock } from '../core/ports.js';
-import type { ServerSettings } from '../core/settings.js';
+import type { ServerSettings, StsSettings } from '../core/settings.js';
+import type { Store } from '../core/store.js';
+import { loadCertificateFiles, loadOrCreateSelfSigned } from '../net/certificates.js';
+import type { TlsMaterial } from '../net/certificates.js';
 import { NatterServer } from '../net/server.js';
 import type { ListenAddress } from '../net/server.js';
+import { openPostgresStore } from '../store/postgres/open.js';
+import { openSqliteStore } from '../store/sqlite/open.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -27,35 +34,96 @@ export interface StartOptions {
 
 export interface RunningNatter {
   readonly server: NatterServer;
-  /** The addresses really bound (port 0 resolved). */
+  /** The plain TCP addresses really bound (port 0 resolved). */
   readonly addresses: readonly ListenAddress[];
+  readonly tlsAddresses: readonly ListenAddress[];
+  /** The TLS certificate in use, when TLS listens. */
+  readonly tls: TlsMaterial | undefined;
+  readonly store: Store;
+  readonly dataDir: string;
   stop(reason?: string): Promise<void>;
+}
+
+export function dataDirOf(config: Config): string {
+  return config.data ?? defaultDataDir();
+}
+
+/** PostgreSQL when `database` is set, otherwise SQLite in the data folder. Never silently a fresh store elsewhere. */
+export async function openStore(config: Config): Promise<Store> {
+  if (config.database !== undefined) return openPostgresStore(config.database);
+  return openSqliteStore(join(dataDirOf(config), 'natter.db'));
+}
+
+async function tlsMaterial(config: Config): Promise<TlsMaterial | undefined> {
+  if (config.tls.listen.length === 0) return undefined;
+  const { cert, key } = config.tls;
+  if (cert !== undefined && key !== undefined) return loadCertificateFiles(cert, key);
+  if (cert !== undefined || key !== undefined) throw new Error('tls: give both --tls-cert and --tls-key (tls.cert and tls.key), or neither for a self-signed certificate');
+  return loadOrCreateSelfSigned(dataDirOf(config), [config.serverName, 'localhost', '127.0.0.1']);
+}
+
+function stsSettings(config: Config, tlsAddresses: readonly ListenAddress[]): StsSettings | undefined {
+  const port = tlsAddresses[0]?.port;
+  if (port === undefined || config.tls.sts.durationSeconds === 0) return undefined;
+  return { port, durationSeconds: config.tls.sts.durationSeconds, preload: config.tls.sts.preload };
 }
 
 export async function startNatter(options: StartOptions): Promise<RunningNatter> {
   const { config, logger } = options;
-  const settings: ServerSettings = toServerSettings(config);
+  const store = await openStore(config);
+  let tls: TlsMaterial | undefined;
+  try {
+    tls = await tlsMaterial(config);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  // Known once the TLS listeners are bound (port 0 resolves then); settingsOf reads it on every reload.
+  const bound: { sts: StsSettings | undefined } = { sts: undefined };
+  const settingsOf = (next: Config): ServerSettings => ({ ...toServerSettings(next), sts: bound.sts });
   const reload = options.reload;
-  const server = new NatterServer({
-    settings,
+  const server: NatterServer = new NatterServer({
+    settings: settingsOf(config),
     bus: new MemoryBus(),
     clock: systemClock,
-    passwords: argon2Verifier,
+    auth: authenticator,
+    store,
     logger,
     version: `natter-${VERSION}`,
     configSource: options.configSource ?? 'built-in defaults',
-    reloadSettings: async () => (reload === undefined ? settings : toServerSettings(await reload())),
+    reloadSettings: async (): Promise<ServerSettings> => {
+      if (reload === undefined) return server.settings;
+      const next = await reload();
+      // A new certificate is read (and checked) before anything changes; the listeners keep their ports.
+      const nextTls = next.tls.listen.length > 0 ? await tlsMaterial(next) : undefined;
+      if (nextTls !== undefined) server.setTlsIdentity(nextTls);
+      return settingsOf(next);
+    },
   });
   const addresses: ListenAddress[] = [];
+  const tlsAddresses: ListenAddress[] = [];
   try {
     for (const listen of config.listen) addresses.push(await server.listen(parseHostPort(listen)));
+    if (tls !== undefined) for (const listen of config.tls.listen) tlsAddresses.push(await server.listenTls(parseHostPort(listen), tls));
   } catch (error) {
     await server.shutdown('Startup failed', 0);
+    await store.close();
     throw error;
   }
+  bound.sts = stsSettings(config, tlsAddresses);
+  server.network.settings = settingsOf(config);
+  if (tls !== undefined) logger.info({ fingerprint: tls.fingerprint, certificate: tls.source }, 'TLS certificate (SHA-256 fingerprint)');
+  logger.info({ store: store.description }, 'store open');
   return {
     server,
     addresses,
-    stop: (reason = 'Server shutting down') => server.shutdown(reason),
+    tlsAddresses,
+    tls,
+    store,
+    dataDir: dataDirOf(config),
+    async stop(reason = 'Server shutting down') {
+      await server.shutdown(reason);
+      await store.close();
+    },
   };
 }

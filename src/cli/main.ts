@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { ConfigOverrides } from '../config/load.js';
-import { hashPassword } from '../config/passwords.js';
+import { hashPassword } from '../auth/authenticator.js';
 import { startNatter, VERSION } from './compose.js';
 
 function makeLogger(level: string): Logger {

@@ -1,5 +1,5 @@
 /** CAP: IRCv3 Capability Negotiation (ircv3.net/specs/extensions/capability-negotiation). */
-import { Cap, capabilityTokens, enabledCapNames, findCapability } from '../protocol/caps.js';
+import { Cap, capabilityTokens, enabledCapNames, findCapability, isOffered } from '../protocol/caps.js';
 import * as N from '../protocol/numerics.js';
 import type { CommandContext } from './context.js';
 import { tryCompleteRegistration } from './welcome.js';
@@ -29,19 +29,20 @@ function capLs(ctx: CommandContext, version: string | undefined): void {
   // Spec: a client that sends CAP LS 302 has cap-notify enabled implicitly.
   if (session.capVersion >= 302) session.caps |= Cap.capNotify;
   if (!session.registered) session.capNegotiating = true;
-  sendCapList(ctx, 'LS', capabilityTokens(session.capVersion >= 302));
+  sendCapList(ctx, 'LS', capabilityTokens(session.capVersion >= 302, ctx.server.capValues(session)));
 }
 
-/** REQ is all or nothing: one unknown or sticky-disable request NAKs the whole list. */
+/** REQ is all or nothing: one unknown, unoffered, informational (sts) or sticky-disable request NAKs the whole list. */
 function capReq(ctx: CommandContext, requested: string): void {
   const { session } = ctx;
   if (!session.registered) session.capNegotiating = true;
   let caps = session.caps;
+  const values = ctx.server.capValues(session);
   const names = requested.trim().split(/ +/).filter((n) => n.length > 0);
   for (const name of names) {
     const disabling = name.startsWith('-');
     const def = findCapability(disabling ? name.slice(1) : name);
-    if (def === undefined || (disabling && def.sticky === true)) {
+    if (def === undefined || !isOffered(def, values) || def.informational === true || (disabling && def.sticky === true)) {
       ctx.fromServer('CAP', [session.nick, 'NAK', requested]);
       return;
     }
@@ -70,7 +71,7 @@ export const capCommands: CommandTable = {
         case 'END':
           if (!ctx.session.registered && ctx.session.capNegotiating) {
             ctx.session.capNegotiating = false;
-            tryCompleteRegistration(ctx);
+            return tryCompleteRegistration(ctx);
           }
           return;
         default:

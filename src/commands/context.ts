@@ -5,14 +5,21 @@
  */
 import type { Network } from '../core/network.js';
 import { Outbound } from '../core/outbound.js';
-import type { PasswordVerifier } from '../core/ports.js';
+import type { Authenticator, LoginThrottle } from '../core/auth.js';
+import type { Store } from '../core/store.js';
+import type { CapValues } from '../protocol/caps.js';
 import type { Session } from '../core/session.js';
 import { isValidMiddleParam } from '../protocol/message.js';
 
 /** Services of the running server that commands need and core does not own. */
 export interface ServerServices {
   readonly network: Network;
-  readonly passwords: PasswordVerifier;
+  readonly auth: Authenticator;
+  readonly store: Store;
+  /** Failed logins, keyed "account:<name>" and "ip:<address>". */
+  readonly loginThrottle: LoginThrottle;
+  /** Values of the conditional caps (sasl, sts, ...) as this session should see them. */
+  capValues(session: Session): CapValues;
   readonly version: string;
   /** Where the configuration came from, for REHASH's reply. */
   readonly configSource: string;

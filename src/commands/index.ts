@@ -13,7 +13,11 @@ import { messageCommands } from './message.js';
 import { modeCommands } from './mode.js';
 import { operCommands } from './oper.js';
 import { queryCommands } from './query.js';
+import { registerCommands } from './register.js';
 import { registrationCommands } from './registration.js';
+import { saslCommands } from './sasl.js';
+import { serviceCommands } from './services.js';
+import './nickserv.js';
 import type { CommandSpec } from './types.js';
 
 export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
@@ -25,6 +29,9 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
     ...messageCommands,
     ...queryCommands,
     ...operCommands,
+    ...saslCommands,
+    ...registerCommands,
+    ...serviceCommands,
   }),
 );
 

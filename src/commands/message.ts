@@ -9,6 +9,7 @@ import * as N from '../protocol/numerics.js';
 import { isClientTag } from '../protocol/tags.js';
 import type { CommandContext } from './context.js';
 import { eachTarget } from './dispatch-helpers.js';
+import { isService, runService } from './services.js';
 import type { CommandTable } from './types.js';
 
 /** Client-only tags (+foo) are relayed only from clients that negotiated message-tags; all others are dropped. */
@@ -46,6 +47,8 @@ export const messageCommands: CommandTable = {
   PRIVMSG: {
     minParams: 0,
     handler(ctx, message) {
+      const [target = '', text = ''] = message.params;
+      if (text !== '' && isService(ctx, target)) return runService(ctx, target, text);
       deliver(ctx, message, 'PRIVMSG');
     },
   },

@@ -17,7 +17,7 @@ export const operCommands: CommandTable = {
       const credential = network.settings.opers.find((o) => o.name === name);
       const userhost = network.fold(`${session.user}@${session.host}`);
       // Verify even for an unknown name, so timing does not tell which operator names exist.
-      const ok = await server.passwords.verify(credential?.passwordHash ?? DUMMY_HASH, password);
+      const ok = await server.auth.verifyPassword(credential?.passwordHash, password);
       if (credential === undefined || !ok) {
         server.log('warn', { nick: session.nick, oper: name, ip: session.ip }, 'failed OPER attempt');
         throw new ChatError('passwordMismatch');
@@ -74,6 +74,3 @@ export const operCommands: CommandTable = {
     },
   },
 };
-
-/** A real argon2id hash of a random password, so unknown operator names cost as much as known ones. */
-const DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$W0ZJvG8uVzJ9f3bX0q2mS0s3aY5bQ2d0hC3uWm8cZ0k';

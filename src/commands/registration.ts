@@ -2,6 +2,7 @@
 import { changeNick, quit } from '../core/users.js';
 import * as N from '../protocol/numerics.js';
 import type { CommandTable } from './types.js';
+import { protectNick } from './services.js';
 import { tryCompleteRegistration } from './welcome.js';
 
 const encoder = new TextEncoder();
@@ -49,8 +50,12 @@ export const registrationCommands: CommandTable = {
         ctx.numeric(N.ERR_NONICKNAMEGIVEN, 'No nickname given');
         return;
       }
+      const wasRegistered = ctx.session.registered;
+      const before = ctx.session.nickFolded;
       changeNick(ctx.network, ctx.session, nick);
-      tryCompleteRegistration(ctx);
+      if (!wasRegistered) return tryCompleteRegistration(ctx);
+      // A registered user who takes an account's nick must log in to keep it.
+      return ctx.session.nickFolded === before ? undefined : protectNick(ctx);
     },
   },
   USER: {
@@ -66,7 +71,7 @@ export const registrationCommands: CommandTable = {
       const { limits } = network.settings;
       session.user = sanitizeUsername(username, limits.userLength);
       session.realname = realname.slice(0, limits.realnameLength);
-      tryCompleteRegistration(ctx);
+      return tryCompleteRegistration(ctx);
     },
   },
   PING: {

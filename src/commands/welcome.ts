@@ -1,7 +1,8 @@
 /** Completing registration: the welcome burst 001-005, LUSERS and the MOTD (Modern IRC "Connection Registration"). */
 import { timingSafeEqualStrings } from '../core/constant-time.js';
 import { CHANMODES, STATUS_LETTERS } from '../core/modes.js';
-import { registerSession } from '../core/users.js';
+import { becomeOperator, registerSession } from '../core/users.js';
+import { protectNick } from './services.js';
 import type { ServerSettings } from '../core/settings.js';
 import { UserMode } from '../core/session.js';
 import type { IsupportTokens } from '../protocol/isupport.js';
@@ -47,20 +48,37 @@ export function sendIsupport(ctx: CommandContext): void {
 }
 
 /** Registration completes once NICK and USER are given and CAP negotiation (if any) has ended. */
-export function tryCompleteRegistration(ctx: CommandContext): void {
+export function tryCompleteRegistration(ctx: CommandContext): Promise<void> | undefined {
   const { session, network } = ctx;
-  if (session.registered || session.capNegotiating || session.nickFolded === '' || session.user === '') return;
+  if (session.registered || session.capNegotiating || session.nickFolded === '' || session.user === '') return undefined;
   const { password } = network.settings;
   if (password !== undefined && (ctx.pendingPassword === undefined || !timingSafeEqualStrings(ctx.pendingPassword, password))) {
     ctx.numeric(N.ERR_PASSWDMISMATCH, 'Password incorrect');
     ctx.flush();
     session.link?.close('Bad password');
-    return;
+    return undefined;
+  }
+  if (network.settings.accounts.required && session.account === undefined) {
+    ctx.fromServer('FAIL', ['*', 'ACCOUNT_REQUIRED', 'This server only admits clients logged in with SASL']);
+    ctx.flush();
+    session.link?.close('Account required');
+    return undefined;
   }
   ctx.pendingPassword = undefined;
   session.updatePrefix();
   registerSession(network, session);
   sendWelcome(ctx);
+  return afterRegistration(ctx);
+}
+
+/** What depends on the store once a session is on the network: operator accounts get +o; nicks are guarded. */
+async function afterRegistration(ctx: CommandContext): Promise<void> {
+  const { session, network, server } = ctx;
+  if (session.accountId !== undefined) {
+    const account = await server.store.findAccountById(session.accountId);
+    if (account?.isOper === true && !session.isOper) becomeOperator(network, session, `account:${account.name}`);
+  }
+  await protectNick(ctx);
 }
 
 function sendWelcome(ctx: CommandContext): void {

@@ -16,6 +16,9 @@ export interface ConfigOverrides {
   networkName?: string;
   data?: string;
   logLevel?: string;
+  database?: string;
+  /** --listen-tls, --tls-cert and --tls-key, merged into the file's "tls" object. */
+  tls?: { listen?: string[]; cert?: string; key?: string };
 }
 
 function describeIssue(issue: z.core.$ZodIssue, source: string): string {
@@ -53,7 +56,16 @@ export async function loadConfig(path: string | undefined, overrides: ConfigOver
     throw new ConfigError(`config file ${path ?? ''}: expected a JSON object at the top level`);
   }
   const merged: Record<string, unknown> = { ...(fromFile as Record<string, unknown>) };
-  for (const [key, value] of Object.entries(overrides)) if (value !== undefined) merged[key] = value;
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    if (key === 'tls') {
+      const fileTls = typeof merged['tls'] === 'object' && merged['tls'] !== null ? (merged['tls'] as Record<string, unknown>) : {};
+      const flags = Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined));
+      merged['tls'] = { ...fileTls, ...flags };
+    } else {
+      merged[key] = value;
+    }
+  }
   const source = path === undefined ? 'command line' : `config file ${path}`;
   return parseConfig(merged, source);
 }
@@ -68,6 +80,8 @@ export function toServerSettings(config: Config): ServerSettings {
     opers: config.opers.map((oper) => ({ name: oper.name, passwordHash: oper.password, hosts: oper.hosts })),
     admin: config.admin,
     limits: config.limits,
+    accounts: config.accounts,
+    sts: undefined,
   };
 }
 

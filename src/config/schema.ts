@@ -46,6 +46,27 @@ const operSchema = z.strictObject({
   hosts: z.array(z.string().min(1)).default([]),
 });
 
+export const accountsSchema = z.strictObject({
+  registration: z.boolean().default(true),
+  required: z.boolean().default(false),
+  minPasswordLength: z.number().int().min(4).max(128).default(8),
+  nickGraceSeconds: z.number().int().min(0).max(3600).default(30),
+  maxFailedLogins: positive.max(1000).default(5),
+  failedLoginWindowSeconds: positive.max(86400).default(60),
+});
+
+export const tlsSchema = z.strictObject({
+  listen: z.array(hostPort).default([]),
+  cert: z.string().min(1).optional(),
+  key: z.string().min(1).optional(),
+  sts: z
+    .strictObject({
+      durationSeconds: nonNegative.default(0),
+      preload: z.boolean().default(false),
+    })
+    .default({ durationSeconds: 0, preload: false }),
+});
+
 export const configSchema = z.strictObject({
   serverName: serverName.default('natter.local'),
   networkName: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'expected letters, digits, "_", "." or "-", at most 32').default('Natter'),
@@ -64,6 +85,12 @@ export const configSchema = z.strictObject({
     })
     .default({ location1: 'A Natter server', location2: 'Run by its host', email: 'nobody@localhost' }),
   limits: limitsSchema.default(limitsSchema.parse({})),
+  database: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'expected a PostgreSQL URL, postgres://user@host:port/database')
+    .optional(),
+  accounts: accountsSchema.default(accountsSchema.parse({})),
+  tls: tlsSchema.default(tlsSchema.parse({})),
 });
 
 export type ConfigFile = z.input<typeof configSchema>;

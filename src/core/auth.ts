@@ -22,8 +22,12 @@ export interface SaslExchange {
 export interface Authenticator {
   /** argon2id hash plus SCRAM-SHA-256 credentials, as stored whenever a password is set. */
   newCredentials(password: string): Promise<NewCredentials>;
-  /** Constant-time check of a password against an argon2id (or scrypt) PHC string; false for a malformed hash. */
-  verifyPassword(passwordHash: string, password: string): Promise<boolean>;
+  /**
+   * Constant-time check of a password against an argon2id PHC string; false for a malformed hash. Without a
+   * hash (an unknown account) it checks against a hash of its own and returns false, taking the same time,
+   * so the answer's timing does not tell which accounts exist.
+   */
+  verifyPassword(passwordHash: string | undefined, password: string): Promise<boolean>;
   scramExchange(lookup: (username: string) => Promise<ScramCredentials | undefined>): SaslExchange;
 }
 

@@ -13,6 +13,9 @@ export interface UserIntro {
   readonly realname: string;
   readonly modes: number;
   readonly signonAt: number;
+  /** Logged in before registering (SASL). */
+  readonly account: string | undefined;
+  readonly accountId: number | undefined;
 }
 
 export interface ModeChange {
@@ -24,6 +27,14 @@ export interface ModeChange {
 export type NetworkEvent =
   | { readonly type: 'userRegistered'; readonly user: UserIntro }
   | { readonly type: 'nickChanged'; readonly id: string; readonly nick: string; readonly time: number }
+  | {
+      readonly type: 'accountChanged';
+      readonly id: string;
+      /** The account's name, or undefined on logout. */
+      readonly account: string | undefined;
+      readonly accountId: number | undefined;
+      readonly time: number;
+    }
   | { readonly type: 'userQuit'; readonly id: string; readonly reason: string; readonly time: number }
   | { readonly type: 'awayChanged'; readonly id: string; readonly message: string | undefined; readonly time: number }
   | { readonly type: 'userModeChanged'; readonly id: string; readonly modes: number; readonly changes: string; readonly time: number }

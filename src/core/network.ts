@@ -28,6 +28,8 @@ export class Network {
   readonly nicks = new Map<string, Session>();
   readonly channels = new Map<string, Channel>();
   readonly whowas: WhowasEntry[] = [];
+  /** Sessions using an account's nick without being logged in to it, and when their grace period ends. */
+  readonly nickDeadlines = new Map<Session, { readonly nickFolded: string; readonly at: number }>();
   fold: Casefold;
   settings: ServerSettings;
   readonly startedAt: number;
@@ -101,6 +103,9 @@ export class Network {
       case 'nickChanged':
         this.applyNickChanged(event.id, event.nick, event.time);
         return;
+      case 'accountChanged':
+        this.applyAccountChanged(event.id, event.account, event.accountId, event.time);
+        return;
       case 'userQuit':
         this.applyUserQuit(event.id, event.reason, event.time);
         return;
@@ -141,7 +146,7 @@ export class Network {
     const channel = this.channels.get(event.channel);
     const sender = this.sessions.get(event.from);
     if (channel === undefined || sender === undefined) return;
-    const message = new Outbound(sender.prefix, event.command, event.command === 'TAGMSG' ? [event.target] : [event.target, event.text], event.time, event.tags);
+    const message = new Outbound(sender.prefix, event.command, event.command === 'TAGMSG' ? [event.target] : [event.target, event.text], event.time, event.tags, sender.account);
     const tagOnly = event.command === 'TAGMSG';
     for (const membership of channel.members.values()) {
       const member = membership.session;
@@ -161,7 +166,7 @@ export class Network {
     const recipient = this.sessions.get(event.to);
     if (sender === undefined || recipient === undefined) return;
     const tagOnly = event.command === 'TAGMSG';
-    const message = new Outbound(sender.prefix, event.command, tagOnly ? [recipient.nick] : [recipient.nick, event.text], event.time, event.tags);
+    const message = new Outbound(sender.prefix, event.command, tagOnly ? [recipient.nick] : [recipient.nick, event.text], event.time, event.tags, sender.account);
     if (recipient.link !== undefined && (!tagOnly || recipient.hasCap(Cap.messageTags))) recipient.link.send(message);
     if (sender !== recipient && sender.link !== undefined && sender.hasCap(Cap.echoMessage) && (!tagOnly || sender.hasCap(Cap.messageTags))) {
       sender.link.send(message);
@@ -178,6 +183,8 @@ export class Network {
     session.realname = intro.realname;
     session.modes = intro.modes;
     session.host = intro.host;
+    session.account = intro.account;
+    session.accountId = intro.accountId;
     this.reserveNick(session, intro.nick);
     session.updatePrefix();
     session.registered = true;
@@ -188,7 +195,7 @@ export class Network {
   private applyNickChanged(id: string, nick: string, time: number): void {
     const session = this.sessions.get(id);
     if (session === undefined) return;
-    const message = new Outbound(session.prefix, 'NICK', [nick], time);
+    const message = new Outbound(session.prefix, 'NICK', [nick], time, undefined, session.account);
     this.reserveNick(session, nick);
     session.updatePrefix();
     const mark = this.nextMark();
@@ -197,10 +204,22 @@ export class Network {
     this.sendToChannelPeers(session, message, mark, 0);
   }
 
+  private applyAccountChanged(id: string, account: string | undefined, accountId: number | undefined, time: number): void {
+    const session = this.sessions.get(id);
+    if (session === undefined) return;
+    session.account = account;
+    session.accountId = accountId;
+    if (!session.registered) return;
+    const message = new Outbound(session.prefix, 'ACCOUNT', [account ?? '*'], time, undefined, account);
+    const mark = this.nextMark();
+    session.deliveryMark = mark;
+    this.sendToChannelPeers(session, message, mark, Cap.accountNotify);
+  }
+
   private applyUserQuit(id: string, reason: string, time: number): void {
     const session = this.sessions.get(id);
     if (session === undefined) return;
-    const message = new Outbound(session.prefix, 'QUIT', [reason], time);
+    const message = new Outbound(session.prefix, 'QUIT', [reason], time, undefined, session.account);
     const mark = this.nextMark();
     session.deliveryMark = mark;
     this.sendToChannelPeers(session, message, mark, 0);
@@ -209,6 +228,7 @@ export class Network {
       this.registeredCount--;
       this.rememberWhowas(session, time);
     }
+    this.nickDeadlines.delete(session);
     this.removeUnregistered(session);
   }
 
@@ -216,7 +236,7 @@ export class Network {
     const session = this.sessions.get(id);
     if (session === undefined) return;
     session.away = message;
-    const notice = new Outbound(session.prefix, 'AWAY', message === undefined ? [] : [message], time);
+    const notice = new Outbound(session.prefix, 'AWAY', message === undefined ? [] : [message], time, undefined, session.account);
     const mark = this.nextMark();
     session.deliveryMark = mark;
     this.sendToChannelPeers(session, notice, mark, Cap.awayNotify);
@@ -254,7 +274,10 @@ export class Network {
     channel.members.set(session, membership);
     session.channels.set(channel, membership);
     channel.invited.delete(session.id);
-    this.sendToMembers(channel, new Outbound(session.prefix, 'JOIN', [channel.name], time), 0);
+    // extended-join (IRCv3): the joiner's account ("*" for none) and realname for clients that asked.
+    const plain = new Outbound(session.prefix, 'JOIN', [channel.name], time, undefined, session.account);
+    const extended = new Outbound(session.prefix, 'JOIN', [channel.name, session.account ?? '*', session.realname], time, undefined, session.account);
+    for (const member of channel.members.keys()) member.link?.send((member.caps & Cap.extendedJoin) !== 0 ? extended : plain);
   }
 
   private applyChannelParted(id: string, name: string, reason: string | undefined, time: number): void {
@@ -262,7 +285,7 @@ export class Network {
     const channel = this.channels.get(name);
     if (session === undefined || channel === undefined || !channel.members.has(session)) return;
     const params = reason === undefined || reason === '' ? [channel.name] : [channel.name, reason];
-    this.sendToMembers(channel, new Outbound(session.prefix, 'PART', params, time), 0);
+    this.sendToMembers(channel, new Outbound(session.prefix, 'PART', params, time, undefined, session.account), 0);
     this.removeMember(channel, session);
   }
 

@@ -4,7 +4,8 @@
  * at most TAG_VARIANT_COUNT times.
  */
 export class Outbound {
-  readonly wire: Array<Uint8Array | undefined> = [undefined, undefined, undefined];
+  /** Indexed by protocol/caps.ts TagVariant (0..7). */
+  readonly wire: Array<Uint8Array | undefined> = [];
 
   constructor(
     readonly source: string | undefined,
@@ -14,5 +15,7 @@ export class Outbound {
     readonly time: number,
     /** Client-only tags (+typing, +reply, ...) relayed to message-tags clients. */
     readonly clientTags?: ReadonlyMap<string, string>,
+    /** The sender's account, for account-tag. */
+    readonly account?: string,
   ) {}
 }

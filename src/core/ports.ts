@@ -15,8 +15,3 @@ export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
 }
-
-/** Checks a password against a stored hash (argon2id or scrypt PHC string) in constant time. */
-export interface PasswordVerifier {
-  verify(hash: string, password: string): Promise<boolean>;
-}

@@ -41,6 +41,13 @@ export class Session {
   modes = 0;
   away: string | undefined = undefined;
   operName: string | undefined = undefined;
+  /** The account this session is logged in to (its display name), if any. */
+  account: string | undefined = undefined;
+  accountId: number | undefined = undefined;
+  /** Connected over TLS. */
+  secure = false;
+  /** SHA-256 of the TLS client certificate, lowercase hex, for SASL EXTERNAL. */
+  certfp: string | undefined = undefined;
   readonly channels = new Map<Channel, Membership>();
   /** Seconds since the epoch. */
   readonly signonAt: number;

@@ -53,6 +53,25 @@ export interface AdminInfo {
   readonly email: string;
 }
 
+export interface AccountSettings {
+  /** REGISTER and NickServ REGISTER may create accounts. */
+  readonly registration: boolean;
+  /** Only clients logged in with SASL may finish registration. */
+  readonly required: boolean;
+  readonly minPasswordLength: number;
+  /** How long someone using a registered account's nick has to log in before being renamed. */
+  readonly nickGraceSeconds: number;
+  readonly maxFailedLogins: number;
+  readonly failedLoginWindowSeconds: number;
+}
+
+/** IRCv3 Strict Transport Security, advertised only when a TLS listener exists and a duration is set. */
+export interface StsSettings {
+  readonly port: number;
+  readonly durationSeconds: number;
+  readonly preload: boolean;
+}
+
 export interface ServerSettings {
   readonly serverName: string;
   readonly networkName: string;
@@ -63,4 +82,6 @@ export interface ServerSettings {
   readonly opers: readonly OperatorCredential[];
   readonly admin: AdminInfo;
   readonly limits: LimitSettings;
+  readonly accounts: AccountSettings;
+  readonly sts: StsSettings | undefined;
 }

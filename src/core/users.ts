@@ -8,6 +8,9 @@ import type { Session } from './session.js';
 // We allow the traditional RFC 2812 set, which every client accepts.
 const NICK_PATTERN = /^[A-Za-z[\]\\`_^{|}][A-Za-z0-9[\]\\`_^{|}-]*$/;
 
+/** NickServ and ChanServ, folded by both casemappings (which agree on these letters). */
+const SERVICE_NICK_FOLDS = new Set(['nickserv', 'chanserv']);
+
 export function isValidNick(nick: string, maxLength: number): boolean {
   return nick.length > 0 && nick.length <= maxLength && NICK_PATTERN.test(nick);
 }
@@ -16,6 +19,7 @@ export function isValidNick(nick: string, maxLength: number): boolean {
 export function changeNick(network: Network, session: Session, nick: string): void {
   if (!isValidNick(nick, network.settings.limits.nickLength)) throw new ChatError('erroneousNickname', [nick]);
   const folded = network.fold(nick);
+  if (SERVICE_NICK_FOLDS.has(folded)) throw new ChatError('erroneousNickname', [nick], 'That nick is reserved for services');
   const holder = network.nicks.get(folded);
   if (holder !== undefined && holder !== session) throw new ChatError('nicknameInUse', [nick]);
   if (nick === session.nick) return;
@@ -39,6 +43,8 @@ export function registerSession(network: Network, session: Session): void {
       realname: session.realname,
       modes: session.modes,
       signonAt: session.signonAt,
+      account: session.account,
+      accountId: session.accountId,
     },
   });
 }

@@ -5,15 +5,22 @@
  */
 import net from 'node:net';
 import type { Socket } from 'node:net';
+import tls from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { CommandContext } from '../commands/context.js';
 import type { ServerServices } from '../commands/context.js';
 import { dispatch } from '../commands/index.js';
 import { Network } from '../core/network.js';
 import { Outbound } from '../core/outbound.js';
-import type { Bus, Clock, PasswordVerifier } from '../core/ports.js';
+import type { Authenticator } from '../core/auth.js';
+import { LoginThrottle } from '../core/auth.js';
+import type { Bus, Clock } from '../core/ports.js';
+import type { Store } from '../core/store.js';
+import type { CapValues } from '../protocol/caps.js';
 import { Session } from '../core/session.js';
 import type { FloodSettings, ServerSettings } from '../core/settings.js';
+import { renameIntruders } from '../core/accounts.js';
 import { quit } from '../core/users.js';
 import type { IrcMessage } from '../protocol/message.js';
 import { Connection } from './connection.js';
@@ -28,7 +35,8 @@ export interface ServerOptions {
   readonly settings: ServerSettings;
   readonly bus: Bus;
   readonly clock: Clock;
-  readonly passwords: PasswordVerifier;
+  readonly auth: Authenticator;
+  readonly store: Store;
   readonly logger: Logger;
   readonly version: string;
   readonly configSource: string;
@@ -45,9 +53,20 @@ const FLOOD_INTERVAL_MS = 100;
 /** A closing connection whose peer never finishes the close is destroyed after this. */
 const CLOSE_GRACE_MS = 5000;
 
+export interface TlsIdentity {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** SASL mechanisms offered in the sasl capability value and RPL_SASLMECHS. */
+export const SASL_MECHANISMS = 'PLAIN,SCRAM-SHA-256,EXTERNAL';
+
 export class NatterServer implements ConnectionHost, ServerServices {
   readonly network: Network;
-  readonly passwords: PasswordVerifier;
+  readonly auth: Authenticator;
+  readonly store: Store;
+  readonly loginThrottle: LoginThrottle;
+  private readonly tlsListeners: tls.Server[] = [];
   readonly version: string;
   readonly configSource: string;
   private readonly logger: Logger;
@@ -66,7 +85,10 @@ export class NatterServer implements ConnectionHost, ServerServices {
   constructor(options: ServerOptions) {
     this.clock = options.clock;
     this.network = new Network(options.settings, options.clock, options.bus);
-    this.passwords = options.passwords;
+    this.auth = options.auth;
+    this.store = options.store;
+    const { accounts } = options.settings;
+    this.loginThrottle = new LoginThrottle(accounts.maxFailedLogins, accounts.failedLoginWindowSeconds * 1000, () => this.clock.now());
     this.logger = options.logger;
     this.version = options.version;
     this.configSource = options.configSource;
@@ -96,8 +118,41 @@ export class NatterServer implements ConnectionHost, ServerServices {
   /** Starts a plain TCP listener; resolves with the bound address (port 0 picks a free port). */
   async listen(address: ListenAddress): Promise<ListenAddress> {
     const server = net.createServer({ noDelay: true }, (socket) => {
-      this.accept(socket);
+      this.accept(socket, false);
     });
+    return this.bind(server, address, 'listening for IRC over TCP');
+  }
+
+  /**
+   * Starts a TLS listener (TLS 1.2 and newer). Client certificates are asked for but not required: their
+   * fingerprint is what SASL EXTERNAL checks (IRCv3 SASL, "EXTERNAL").
+   */
+  async listenTls(address: ListenAddress, identity: TlsIdentity): Promise<ListenAddress> {
+    const server = tls.createServer({
+      cert: identity.cert,
+      key: identity.key,
+      minVersion: 'TLSv1.2',
+      requestCert: true,
+      rejectUnauthorized: false,
+      handshakeTimeout: 10_000,
+    });
+    server.on('secureConnection', (socket: TLSSocket) => {
+      const fingerprint = socket.getPeerCertificate().fingerprint256;
+      this.accept(socket, true, typeof fingerprint === 'string' && fingerprint !== '' ? fingerprint.replace(/:/g, '').toLowerCase() : undefined);
+    });
+    server.on('tlsClientError', (error, socket) => {
+      this.logger.debug({ err: error.message, ip: socket.remoteAddress }, 'TLS handshake failed');
+    });
+    this.tlsListeners.push(server);
+    return this.bind(server, address, 'listening for IRC over TLS');
+  }
+
+  /** Swaps the certificate of every TLS listener; connections already open keep theirs (REHASH, SIGHUP). */
+  setTlsIdentity(identity: TlsIdentity): void {
+    for (const server of this.tlsListeners) server.setSecureContext({ cert: identity.cert, key: identity.key, minVersion: 'TLSv1.2' });
+  }
+
+  private async bind(server: net.Server, address: ListenAddress, what: string): Promise<ListenAddress> {
     server.maxConnections = this.settings.limits.maxConnections > 0 ? this.settings.limits.maxConnections : Infinity;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -114,12 +169,12 @@ export class NatterServer implements ConnectionHost, ServerServices {
     const result = typeof bound === 'object' && bound !== null ? { host: bound.address, port: bound.port } : address;
     // "[::1]:6667" for IPv6, the form --listen takes, so the logged address can be pasted back.
     const host = result.host.includes(':') ? `[${result.host}]` : result.host;
-    this.logger.info({ address: `${host}:${result.port}` }, 'listening for IRC over TCP');
+    this.logger.info({ address: `${host}:${result.port}` }, what);
     return result;
   }
 
-  /** Takes a connected socket from any listener (TCP now; TLS later through the same path). */
-  accept(socket: Socket): void {
+  /** Takes a connected socket from any listener: TCP and TLS enter the same pipeline. */
+  accept(socket: Socket, secure: boolean, certfp?: string): void {
     const ip = normalizeIp(socket.remoteAddress ?? 'unknown');
     if (this.stopping) {
       socket.destroy();
@@ -137,6 +192,8 @@ export class NatterServer implements ConnectionHost, ServerServices {
     const connection = new Connection(socket, this, ip);
     const session = new Session(String(++this.nextSessionId), displayHost(ip), ip, connection, Math.floor(this.clock.now() / 1000));
     connection.session = session;
+    session.secure = secure;
+    session.certfp = certfp;
     this.network.addLocalSession(session);
     this.contexts.set(connection, new CommandContext(this, session));
     this.connections.add(connection);
@@ -145,6 +202,17 @@ export class NatterServer implements ConnectionHost, ServerServices {
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
     socket.on('end', onSocketEnd);
+  }
+
+  capValues(session: Session): CapValues {
+    const values = new Map<string, string>([['sasl', SASL_MECHANISMS]]);
+    if (this.settings.accounts.registration) values.set('draft/account-registration', 'before-connect,custom-account-name');
+    const { sts } = this.settings;
+    if (sts !== undefined) {
+      // IRCv3 STS: a plaintext connection learns where TLS is; a TLS connection learns for how long to insist.
+      values.set('sts', session.secure ? `duration=${sts.durationSeconds}${sts.preload ? ',preload' : ''}` : `port=${sts.port}`);
+    }
+    return values;
   }
 
   dispatch(connection: Connection, message: IrcMessage): Promise<void> | undefined {
@@ -198,6 +266,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
     const registrationMs = limits.registrationTimeoutSeconds * 1000;
     const pingIntervalMs = limits.pingIntervalSeconds * 1000;
     const pingTimeoutMs = limits.pingTimeoutSeconds * 1000;
+    if (this.network.nickDeadlines.size > 0) renameIntruders(this.network);
     for (const connection of this.connections) {
       if (connection.closing) {
         if (now - connection.closingSince > CLOSE_GRACE_MS) connection.abort(connection.closeReason ?? 'Closed');

@@ -3,8 +3,10 @@
  * message, so every recipient with the same variant gets the same Buffer.
  */
 import type { Outbound } from '../core/outbound.js';
-import { TagVariant } from '../protocol/caps.js';
+import { TagBit } from '../protocol/caps.js';
+import type { TagVariant } from '../protocol/caps.js';
 import { serializeParams, serializeTags } from '../protocol/message.js';
+import { escapeTagValue } from '../protocol/tags.js';
 
 export function wireBytes(message: Outbound, variant: TagVariant): Buffer {
   const cached = message.wire[variant];
@@ -15,14 +17,15 @@ export function wireBytes(message: Outbound, variant: TagVariant): Buffer {
 }
 
 function serializeLine(message: Outbound, variant: TagVariant): string {
-  let line = '';
-  if (variant !== TagVariant.None) {
-    line = `@time=${new Date(message.time).toISOString()}`;
-    if (variant === TagVariant.AllTags && message.clientTags !== undefined && message.clientTags.size > 0) {
-      line += `;${serializeTags(message.clientTags)}`;
-    }
-    line += ' ';
+  let tags = '';
+  if ((variant & TagBit.time) !== 0) tags = `time=${new Date(message.time).toISOString()}`;
+  if ((variant & TagBit.account) !== 0 && message.account !== undefined) {
+    tags += `${tags === '' ? '' : ';'}account=${escapeTagValue(message.account)}`;
   }
+  if ((variant & TagBit.all) !== 0 && message.clientTags !== undefined && message.clientTags.size > 0) {
+    tags += `${tags === '' ? '' : ';'}${serializeTags(message.clientTags)}`;
+  }
+  let line = tags === '' ? '' : `@${tags} `;
   if (message.source !== undefined) line += `:${message.source} `;
   return `${line}${message.command}${serializeParams(message.params)}\r\n`;
 }

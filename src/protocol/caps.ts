@@ -12,6 +12,12 @@ export const Cap = {
   awayNotify: 1 << 6,
   inviteNotify: 1 << 7,
   setname: 1 << 8,
+  accountTag: 1 << 9,
+  accountNotify: 1 << 10,
+  extendedJoin: 1 << 11,
+  sasl: 1 << 12,
+  accountRegistration: 1 << 13,
+  sts: 1 << 14,
 } as const;
 
 export type CapBit = (typeof Cap)[keyof typeof Cap];
@@ -23,6 +29,10 @@ export interface CapabilityDef {
   readonly value?: string;
   /** cap-notify cannot be disabled once a client speaks 302 (spec: "cap-notify"). */
   readonly sticky?: boolean;
+  /** Offered only when the server gives it a value (sasl needs a store, sts needs a TLS listener). */
+  readonly conditional?: boolean;
+  /** sts is advertised, never requested (IRCv3 STS: "clients MUST NOT request this capability"). */
+  readonly informational?: boolean;
 }
 
 export const CAPABILITIES: readonly CapabilityDef[] = [
@@ -35,6 +45,12 @@ export const CAPABILITIES: readonly CapabilityDef[] = [
   { name: 'away-notify', bit: Cap.awayNotify },
   { name: 'invite-notify', bit: Cap.inviteNotify },
   { name: 'setname', bit: Cap.setname },
+  { name: 'account-tag', bit: Cap.accountTag },
+  { name: 'account-notify', bit: Cap.accountNotify },
+  { name: 'extended-join', bit: Cap.extendedJoin },
+  { name: 'sasl', bit: Cap.sasl, conditional: true },
+  { name: 'draft/account-registration', bit: Cap.accountRegistration, conditional: true },
+  { name: 'sts', bit: Cap.sts, conditional: true, informational: true },
 ];
 
 const BY_NAME = new Map(CAPABILITIES.map((cap) => [cap.name, cap]));
@@ -43,9 +59,19 @@ export function findCapability(name: string): CapabilityDef | undefined {
   return BY_NAME.get(name);
 }
 
-/** "name" or "name=value" per cap, for CAP LS (values only from version 302 on). */
-export function capabilityTokens(withValues: boolean): string[] {
-  return CAPABILITIES.map((cap) => (withValues && cap.value !== undefined ? `${cap.name}=${cap.value}` : cap.name));
+/** Values the running server gives its caps, e.g. sasl -> "PLAIN,EXTERNAL"; a conditional cap without one is not offered. */
+export type CapValues = ReadonlyMap<string, string>;
+
+export function isOffered(cap: CapabilityDef, values: CapValues): boolean {
+  return cap.conditional !== true || values.has(cap.name);
+}
+
+/** "name" or "name=value" per offered cap, for CAP LS (values only from version 302 on). */
+export function capabilityTokens(withValues: boolean, values: CapValues): string[] {
+  return CAPABILITIES.filter((cap) => isOffered(cap, values)).map((cap) => {
+    const value = values.get(cap.name) ?? cap.value;
+    return withValues && value !== undefined && value !== '' ? `${cap.name}=${value}` : cap.name;
+  });
 }
 
 export function enabledCapNames(enabled: number): string[] {
@@ -53,15 +79,15 @@ export function enabledCapNames(enabled: number): string[] {
 }
 
 /**
- * Which form of an outgoing message a session receives: plain, with server-time only, or with every tag.
- * Serializing once per variant (not per recipient) is what keeps fan-out cheap.
+ * Which tags a session receives on an outgoing message, as a bitmask: server-time, account-tag, and
+ * everything else (message-tags: client tags, msgid, ...). Serializing once per variant (not per
+ * recipient) is what keeps fan-out cheap.
  */
-export const TagVariant = { None: 0, TimeOnly: 1, AllTags: 2 } as const;
-export type TagVariant = (typeof TagVariant)[keyof typeof TagVariant];
-export const TAG_VARIANT_COUNT = 3;
+export const TagBit = { time: 1, account: 2, all: 4 } as const;
+export type TagVariant = number;
+export const TAG_VARIANT_COUNT = 8;
 
 export function tagVariantOf(enabled: number): TagVariant {
-  if ((enabled & Cap.messageTags) !== 0) return TagVariant.AllTags;
-  if ((enabled & Cap.serverTime) !== 0) return TagVariant.TimeOnly;
-  return TagVariant.None;
+  if ((enabled & Cap.messageTags) !== 0) return TagBit.time | TagBit.account | TagBit.all;
+  return ((enabled & Cap.serverTime) !== 0 ? TagBit.time : 0) | ((enabled & Cap.accountTag) !== 0 ? TagBit.account : 0);
 }

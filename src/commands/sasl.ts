@@ -1,0 +1,196 @@
+/**
+ * AUTHENTICATE: IRCv3 SASL 3.2 with PLAIN, SCRAM-SHA-256 and EXTERNAL, 400-byte chunks both ways,
+ * and the 900-908 numerics. Failed attempts are throttled per account and per IP address.
+ */
+import { logIn } from '../core/accounts.js';
+import type { SaslExchange } from '../core/auth.js';
+import type { AccountRecord } from '../core/store.js';
+import { decodeBase64, encodeBase64 } from '../protocol/base64.js';
+import * as N from '../protocol/numerics.js';
+import type { CommandContext } from './context.js';
+import type { CommandTable } from './types.js';
+
+const CHUNK = 400;
+/** A SASL payload bigger than this (decoded, from all chunks) is refused with 905. */
+const MAX_PAYLOAD = 8192;
+const MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'EXTERNAL'];
+
+export interface SaslState {
+  readonly mechanism: string;
+  /** base64 received so far for the current client message. */
+  buffer: string;
+  exchange: SaslExchange | undefined;
+  /** Set after the server's last challenge for SCRAM: the next "+" completes the login. */
+  pendingAccount: AccountRecord | undefined;
+}
+
+const states = new WeakMap<CommandContext, SaslState>();
+
+function sendChallenge(ctx: CommandContext, data: string): void {
+  const encoded = encodeBase64(data);
+  if (encoded === '') {
+    ctx.fromServer('AUTHENTICATE', ['+']);
+    return;
+  }
+  for (let i = 0; i < encoded.length; i += CHUNK) ctx.fromServer('AUTHENTICATE', [encoded.slice(i, i + CHUNK)]);
+  if (encoded.length % CHUNK === 0) ctx.fromServer('AUTHENTICATE', ['+']);
+}
+
+function fail(ctx: CommandContext, text = 'SASL authentication failed'): void {
+  states.delete(ctx);
+  ctx.numeric(N.ERR_SASLFAIL, text);
+}
+
+function succeed(ctx: CommandContext, account: AccountRecord): void {
+  states.delete(ctx);
+  const { session, network, server } = ctx;
+  server.loginThrottle.succeed(`account:${account.nameFolded}`);
+  logIn(network, session, account);
+  const prefix = session.registered ? session.prefix : `${session.nick}!${session.user === '' ? '*' : session.user}@${session.host}`;
+  ctx.numeric(N.RPL_LOGGEDIN, prefix, account.name, `You are now logged in as ${account.name}`);
+  ctx.numeric(N.RPL_SASLSUCCESS, 'SASL authentication successful');
+  server.log('info', { account: account.name, session: session.id, ip: session.ip }, 'logged in');
+}
+
+function throttled(ctx: CommandContext, accountFolded: string | undefined): number {
+  const throttle = ctx.server.loginThrottle;
+  return Math.max(throttle.retryAfter(`ip:${ctx.session.ip}`), accountFolded === undefined ? 0 : throttle.retryAfter(`account:${accountFolded}`));
+}
+
+function recordFailure(ctx: CommandContext, accountFolded: string | undefined, mechanism: string): void {
+  const throttle = ctx.server.loginThrottle;
+  throttle.fail(`ip:${ctx.session.ip}`);
+  if (accountFolded !== undefined) throttle.fail(`account:${accountFolded}`);
+  // The account name is logged, the password and payload never are.
+  ctx.server.log('warn', { account: accountFolded, mechanism, ip: ctx.session.ip }, 'failed login');
+}
+
+async function plain(ctx: CommandContext, payload: string): Promise<void> {
+  const [authzid = '', authcid = '', password = ''] = payload.split('\0');
+  const folded = ctx.network.fold(authcid);
+  if (authcid === '' || (authzid !== '' && ctx.network.fold(authzid) !== folded)) {
+    fail(ctx);
+    return;
+  }
+  const wait = throttled(ctx, folded);
+  if (wait > 0) {
+    fail(ctx, `Too many failed logins; try again in ${wait} seconds`);
+    return;
+  }
+  const account = await ctx.server.store.findAccount(folded);
+  // Verify against a real hash even for an unknown account, so timing does not tell which accounts exist.
+  const ok = await ctx.server.auth.verifyPassword(account?.passwordHash, password);
+  if (account === undefined || !ok) {
+    recordFailure(ctx, folded, 'PLAIN');
+    fail(ctx);
+    return;
+  }
+  succeed(ctx, account);
+}
+
+async function external(ctx: CommandContext, payload: string): Promise<void> {
+  const { session, server, network } = ctx;
+  const account = session.certfp === undefined ? undefined : await server.store.findAccountByCertfp(session.certfp);
+  if (account === undefined || (payload !== '' && network.fold(payload) !== account.nameFolded)) {
+    recordFailure(ctx, undefined, 'EXTERNAL');
+    fail(ctx, session.certfp === undefined ? 'SASL EXTERNAL needs a TLS client certificate' : 'SASL authentication failed');
+    return;
+  }
+  succeed(ctx, account);
+}
+
+async function scramStep(ctx: CommandContext, state: SaslState, payload: string): Promise<void> {
+  const { server, network } = ctx;
+  if (state.pendingAccount !== undefined) {
+    // The client acknowledges the server signature with an empty message.
+    succeed(ctx, state.pendingAccount);
+    return;
+  }
+  let lookedUp: AccountRecord | undefined;
+  let username: string | undefined;
+  state.exchange ??= server.auth.scramExchange(async (name) => {
+    username = network.fold(name);
+    lookedUp = throttled(ctx, username) > 0 ? undefined : await server.store.findAccount(username);
+    return lookedUp?.scram;
+  });
+  try {
+    const step = await state.exchange.step(payload);
+    if (step.kind === 'challenge') {
+      if (username !== undefined && throttled(ctx, username) > 0) {
+        fail(ctx, `Too many failed logins; try again in ${throttled(ctx, username)} seconds`);
+        return;
+      }
+      sendChallenge(ctx, step.data);
+      return;
+    }
+    const account = await server.store.findAccount(network.fold(step.username));
+    if (account === undefined) throw new Error('account vanished');
+    state.pendingAccount = account;
+    sendChallenge(ctx, step.data ?? '');
+  } catch {
+    recordFailure(ctx, username ?? lookedUp?.nameFolded, 'SCRAM-SHA-256');
+    fail(ctx);
+  }
+}
+
+async function runMessage(ctx: CommandContext, state: SaslState, payload: string): Promise<void> {
+  if (state.mechanism === 'PLAIN') await plain(ctx, payload);
+  else if (state.mechanism === 'EXTERNAL') await external(ctx, payload);
+  else await scramStep(ctx, state, payload);
+}
+
+export const saslCommands: CommandTable = {
+  AUTHENTICATE: {
+    minParams: 1,
+    preRegistration: true,
+    async handler(ctx, message) {
+      const arg = message.params[0] ?? '';
+      const { session } = ctx;
+      const state = states.get(ctx);
+      if (arg === '*') {
+        if (state !== undefined) {
+          states.delete(ctx);
+          ctx.numeric(N.ERR_SASLABORTED, 'SASL authentication aborted');
+        } else {
+          ctx.numeric(N.ERR_SASLFAIL, 'SASL authentication failed');
+        }
+        return;
+      }
+      if (state === undefined) {
+        if (session.account !== undefined) {
+          ctx.numeric(N.ERR_SASLALREADY, 'You have already authenticated using SASL');
+          return;
+        }
+        const mechanism = arg.toUpperCase();
+        if (!MECHANISMS.includes(mechanism)) {
+          ctx.numeric(N.RPL_SASLMECHS, MECHANISMS.join(','), 'are available SASL mechanisms');
+          ctx.numeric(N.ERR_SASLFAIL, 'SASL authentication failed');
+          return;
+        }
+        states.set(ctx, { mechanism, buffer: '', exchange: undefined, pendingAccount: undefined });
+        ctx.fromServer('AUTHENTICATE', ['+']);
+        return;
+      }
+      if (arg.length > CHUNK) {
+        fail(ctx, 'SASL message too long');
+        ctx.numeric(N.ERR_SASLTOOLONG, 'SASL message too long');
+        return;
+      }
+      if (arg !== '+') state.buffer += arg;
+      if (state.buffer.length > (MAX_PAYLOAD * 4) / 3) {
+        states.delete(ctx);
+        ctx.numeric(N.ERR_SASLTOOLONG, 'SASL message too long');
+        return;
+      }
+      // A chunk of exactly 400 bytes means more follows (IRCv3 SASL, "AUTHENTICATE").
+      if (arg.length === CHUNK) return;
+      const decoded = decodeBase64(state.buffer);
+      state.buffer = '';
+      if (decoded === undefined) {
+        fail(ctx, 'SASL message was not valid base64');
+        return;
+      }
+      await runMessage(ctx, state, decoded);
+    },
+  },
+};
