@@ -1,7 +1,5 @@
 /** The `natter` command line, run from source as a child process: serve, its flags, signals, config errors, hash-password. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,82 +7,12 @@ import { after, describe, it } from 'node:test';
 import { authenticator } from '../src/auth/authenticator.js';
 import { TestClient } from './helpers/client.js';
 import type { Received } from './helpers/client.js';
-import { tempDataDir } from './helpers/server.js';
-
-const ROOT = new URL('..', import.meta.url).pathname;
-
-interface Run {
-  readonly child: ChildProcess;
-  /** Resolves with the exit code (or the signal's name) once the process has exited. */
-  readonly exited: Promise<number | string>;
-  stdout: string;
-  stderr: string;
-  /** Resolves with the first JSON log line whose msg is `msg`. */
-  logLine(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
-}
-
-const children: ChildProcess[] = [];
-/** Children keep their data (XDG_DATA_HOME) in a temp folder, never in the user's real one. */
-const dataHome = tempDataDir();
-after(() => {
-  dataHome.remove();
-});
-
-function natter(args: readonly string[], input?: string): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', ...args], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, XDG_DATA_HOME: dataHome.path },
-  });
-  children.push(child);
-  const waiters: Array<() => void> = [];
-  const run: Run = {
-    child,
-    stdout: '',
-    stderr: '',
-    exited: new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        resolve(code ?? signal ?? 'unknown');
-      });
-    }),
-    async logLine(msg, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        for (const line of run.stdout.split('\n')) {
-          if (!line.startsWith('{')) continue;
-          const record = JSON.parse(line) as Record<string, unknown>;
-          if (record['msg'] === msg) return record;
-        }
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no log line "${msg}"; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 100);
-          waiters.push(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-      }
-    },
-  };
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    run.stdout += chunk;
-    for (const wake of waiters.splice(0)) wake();
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    run.stderr += chunk;
-  });
-  child.stdin.end(input);
-  return run;
-}
+import { runNatter as natter, serveNatter } from './helpers/process.js';
+import type { NatterRun } from './helpers/process.js';
 
 /** Starts `natter serve` with `args` and resolves once it listens, with the bound port. */
-async function serve(args: readonly string[]): Promise<{ run: Run; port: number }> {
-  const run = natter(['serve', '--listen', '127.0.0.1:0', ...args]);
-  const listening = await run.logLine('listening for IRC over TCP');
-  const match = /^127\.0\.0\.1:(\d+)$/.exec(String(listening['address']));
-  assert.ok(match !== null, `the log names the bound address: ${JSON.stringify(listening)}`);
-  const port = Number(match[1]);
-  assert.ok(port > 0, 'port 0 is resolved to the real port');
+async function serve(args: readonly string[]): Promise<{ run: NatterRun; port: number }> {
+  const { run, port } = await serveNatter(args);
   return { run, port };
 }
 
@@ -96,7 +24,6 @@ function tempDir(): string {
 describe('natter CLI', { concurrency: 3 }, () => {
   const dirs: string[] = [];
   after(() => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
   const configFile = (content: string): string => {
@@ -196,13 +123,13 @@ describe('natter CLI', { concurrency: 3 }, () => {
   });
 
   it('hash-password prints an argon2id hash of the password read on standard input', async () => {
-    const run = natter(['hash-password'], 'open sesame\n');
+    const run = natter(['hash-password'], { input: 'open sesame\n' });
     assert.equal(await run.exited, 0);
     const hash = run.stdout.trim();
     assert.match(hash, /^\$argon2id\$/);
     assert.ok(await authenticator.verifyPassword(hash, 'open sesame'), 'the trailing newline is not part of the password');
     assert.ok(!(await authenticator.verifyPassword(hash, 'open sesame\n')));
-    const empty = natter(['hash-password'], '');
+    const empty = natter(['hash-password'], { input: '' });
     assert.notEqual(await empty.exited, 0);
     assert.match(empty.stderr, /no password/);
   });

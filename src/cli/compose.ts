@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { authenticator } from '../auth/authenticator.js';
 import { MemoryBus } from '../bus/memory.js';
-import { parseHostPort, toServerSettings } from '../config/load.js';
+import { ConfigError, parseHostPort, toServerSettings } from '../config/load.js';
 import { defaultDataDir } from '../config/paths.js';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../core/ports.js';
+import { loadRegisteredRooms } from '../core/registered-rooms.js';
 import type { ServerSettings, StsSettings } from '../core/settings.js';
 import type { Store } from '../core/store.js';
 import { loadCertificateFiles, loadOrCreateSelfSigned } from '../net/certificates.js';
@@ -37,7 +38,7 @@ export interface RunningNatter {
   /** The plain TCP addresses really bound (port 0 resolved). */
   readonly addresses: readonly ListenAddress[];
   readonly tlsAddresses: readonly ListenAddress[];
-  /** The TLS certificate in use, when TLS listens. */
+  /** The TLS certificate in use when TLS listens: the newest one after REHASH or SIGHUP read new files. */
   readonly tls: TlsMaterial | undefined;
   readonly store: Store;
   readonly dataDir: string;
@@ -58,7 +59,7 @@ async function tlsMaterial(config: Config): Promise<TlsMaterial | undefined> {
   if (config.tls.listen.length === 0) return undefined;
   const { cert, key } = config.tls;
   if (cert !== undefined && key !== undefined) return loadCertificateFiles(cert, key);
-  if (cert !== undefined || key !== undefined) throw new Error('tls: give both --tls-cert and --tls-key (tls.cert and tls.key), or neither for a self-signed certificate');
+  if (cert !== undefined || key !== undefined) throw new ConfigError('tls: give both --tls-cert and --tls-key (tls.cert and tls.key), or neither for a self-signed certificate');
   return loadOrCreateSelfSigned(dataDirOf(config), [config.serverName, 'localhost', '127.0.0.1']);
 }
 
@@ -94,15 +95,24 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
     reloadSettings: async (): Promise<ServerSettings> => {
       if (reload === undefined) return server.settings;
       const next = await reload();
-      // A new certificate is read (and checked) before anything changes; the listeners keep their ports.
-      const nextTls = next.tls.listen.length > 0 ? await tlsMaterial(next) : undefined;
-      if (nextTls !== undefined) server.setTlsIdentity(nextTls);
+      // Refused here too (server.rehash() checks it after this returns), so a refused reload swaps no certificate.
+      if (next.casemapping !== server.settings.casemapping) throw new ConfigError('casemapping cannot change while the server runs; restart to change it');
+      // A new certificate is read (and checked) before anything changes; the listeners keep their ports, and
+      // connections already open keep the certificate they were made with.
+      const nextTls = tls !== undefined && next.tls.listen.length > 0 ? await tlsMaterial(next) : undefined;
+      if (nextTls !== undefined && tls !== undefined) {
+        server.setTlsIdentity(nextTls);
+        if (nextTls.fingerprint !== tls.fingerprint) logger.info({ fingerprint: nextTls.fingerprint, certificate: nextTls.source }, 'TLS certificate reloaded (SHA-256 fingerprint)');
+        tls = nextTls;
+      }
       return settingsOf(next);
     },
   });
   const addresses: ListenAddress[] = [];
   const tlsAddresses: ListenAddress[] = [];
   try {
+    // Registered rooms are in memory before the first client can JOIN them (docs/chanserv.md).
+    logger.info({ rooms: await loadRegisteredRooms(server.network, store) }, 'registered rooms loaded');
     for (const listen of config.listen) addresses.push(await server.listen(parseHostPort(listen)));
     if (tls !== undefined) for (const listen of config.tls.listen) tlsAddresses.push(await server.listenTls(parseHostPort(listen), tls));
   } catch (error) {
@@ -118,7 +128,9 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
     server,
     addresses,
     tlsAddresses,
-    tls,
+    get tls() {
+      return tls;
+    },
     store,
     dataDir: dataDirOf(config),
     async stop(reason = 'Server shutting down') {

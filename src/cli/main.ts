@@ -5,6 +5,10 @@ import type { Logger } from 'pino';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { ConfigOverrides } from '../config/load.js';
 import { hashPassword } from '../auth/authenticator.js';
+import { CertificateError } from '../net/certificates.js';
+import { StoreOpenError } from '../store/kysely-store.js';
+import { AccountCommandError, addAccount, deleteAccount, listAccounts, readPassword, setAccountOper, setAccountPassword } from './account.js';
+import type { StoreFlags } from './account.js';
 import { startNatter, VERSION } from './compose.js';
 
 function makeLogger(level: string): Logger {
@@ -19,6 +23,10 @@ function collect(value: string, previous: string[] | undefined): string[] {
 
 interface ServeFlags {
   listen?: string[];
+  listenTls?: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+  database?: string;
   serverName?: string;
   networkName?: string;
   data?: string;
@@ -33,10 +41,23 @@ async function serve(flags: ServeFlags): Promise<void> {
   if (flags.networkName !== undefined) overrides.networkName = flags.networkName;
   if (flags.data !== undefined) overrides.data = flags.data;
   if (flags.logLevel !== undefined) overrides.logLevel = flags.logLevel;
+  if (flags.database !== undefined) overrides.database = flags.database;
+  if (flags.listenTls !== undefined || flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
+    overrides.tls = {
+      ...(flags.listenTls === undefined ? {} : { listen: flags.listenTls }),
+      ...(flags.tlsCert === undefined ? {} : { cert: flags.tlsCert }),
+      ...(flags.tlsKey === undefined ? {} : { key: flags.tlsKey }),
+    };
+  }
   const reload = () => loadConfig(flags.config, overrides);
   const config = await reload();
   const logger = makeLogger(config.logLevel);
   const natter = await startNatter({ config, logger, configSource: flags.config ?? 'command line', reload });
+  const { tls } = natter;
+  if (tls !== undefined) {
+    // Also outside the log (which may be JSON, or silenced): users compare it with what their client shows.
+    process.stderr.write(`natter: TLS certificate ${tls.source}: SHA-256 fingerprint ${tls.fingerprint}\n`);
+  }
   logger.info({ version: VERSION, serverName: config.serverName, network: config.networkName }, 'Natter is running');
 
   let stopping = false;
@@ -62,10 +83,22 @@ async function serve(flags: ServeFlags): Promise<void> {
   });
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+/** --data, --database and --config on every `natter account` command, so they may come after the name. */
+function withStoreOptions(command: Command): Command {
+  return command
+    .option('--data <dir>', 'the data folder (default: the same as natter serve)')
+    .option('--database <url>', 'a PostgreSQL URL instead of the data folder, postgres://user@host:port/database')
+    .option('--config <file>', 'the JSON configuration file natter serve uses (for data, database, casemapping and password rules)');
+}
+
+/** Errors that are a plain one-line message: the exit code for each; anything else is a bug and shows its stack. */
+function exitCodeOf(error: unknown): number | undefined {
+  if (error instanceof AccountCommandError) return 1;
+  if (error instanceof ConfigError || error instanceof StoreOpenError || error instanceof CertificateError) return 2;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  // Binding a listener: the address is taken, not ours, or needs privileges.
+  if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') return 2;
+  return undefined;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -78,7 +111,11 @@ export async function main(argv: string[]): Promise<void> {
     .option('--listen <host:port>', 'IRC over plain TCP; repeat for several (default 127.0.0.1:6667)', collect)
     .option('--server-name <name>', 'the server name shown to clients (default natter.local)')
     .option('--network-name <name>', 'the network name shown to clients (default Natter)')
+    .option('--listen-tls <host:port>', 'IRC over TLS; repeat for several (none by default)', collect)
+    .option('--tls-cert <file>', 'the TLS certificate (PEM); without it a self-signed one is made in the data folder')
+    .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
     .option('--data <dir>', 'the data folder')
+    .option('--database <url>', 'keep accounts and rooms in PostgreSQL, postgres://user@host:port/database, instead of the data folder')
     .option('--config <file>', 'a JSON configuration file (see docs/configuration.md)')
     .addOption(new Option('--log-level <level>', 'how much to log').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .action(serve);
@@ -87,17 +124,40 @@ export async function main(argv: string[]): Promise<void> {
     .command('hash-password')
     .description('read a password on standard input and print its argon2id hash, for "opers" in the config')
     .action(async () => {
-      const password = await readStdin();
+      const password = await readPassword('Password: ');
       if (password.length === 0) throw new ConfigError('hash-password: no password was given on standard input');
       process.stdout.write(`${await hashPassword(password)}\n`);
     });
 
+  const account = program
+    .command('account')
+    .description('manage accounts in the data folder (or --database); works while the server runs')
+    .addHelpText('after', '\nPasswords are read from standard input: typed without echo on a terminal, or the first line of a pipe.');
+  withStoreOptions(account.command('add').argument('<name>', 'the account name').description('create an account; the password is read from standard input')).action(
+    (name: string, flags: StoreFlags) => addAccount(name, flags),
+  );
+  withStoreOptions(account.command('list').description('list the accounts')).action((flags: StoreFlags) => listAccounts(flags));
+  withStoreOptions(account.command('passwd').argument('<name>', 'the account name').description('set a new password, read from standard input')).action(
+    (name: string, flags: StoreFlags) => setAccountPassword(name, flags),
+  );
+  withStoreOptions(account.command('del').argument('<name>', 'the account name').description('delete an account and the rooms it founded')).action(
+    (name: string, flags: StoreFlags) => deleteAccount(name, flags),
+  );
+  withStoreOptions(
+    account
+      .command('oper')
+      .argument('<name>', 'the account name')
+      .option('--off', 'take the server operator status away')
+      .description('make the account a server operator when it logs in (+o)'),
+  ).action((name: string, flags: StoreFlags & { off?: boolean }) => setAccountOper(name, flags.off === true, flags));
+
   try {
     await program.parseAsync(argv);
   } catch (error) {
-    if (error instanceof ConfigError || (error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    const exitCode = exitCodeOf(error);
+    if (exitCode !== undefined) {
       process.stderr.write(`natter: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exit(2);
+      process.exit(exitCode);
     }
     throw error;
   }

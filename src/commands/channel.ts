@@ -140,7 +140,7 @@ export const channelCommands: CommandTable = {
         sendTopic(ctx, channel, true);
         return;
       }
-      setTopic(ctx.network, ctx.session, name, topic);
+      return setTopic(ctx.network, ctx.server.store, ctx.session, name, topic);
     },
   },
   NAMES: {

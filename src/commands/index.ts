@@ -18,6 +18,7 @@ import { registrationCommands } from './registration.js';
 import { saslCommands } from './sasl.js';
 import { serviceCommands } from './services.js';
 import './nickserv.js';
+import './chanserv.js';
 import type { CommandSpec } from './types.js';
 
 export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(

@@ -1,7 +1,8 @@
 /** MODE for rooms and for oneself (Modern IRC "MODE"). */
 import type { Channel, ListMode } from '../core/channel.js';
 import { ChatError } from '../core/errors.js';
-import { applyChannelModes, parseChannelModes } from '../core/modes.js';
+import { changeChannelModes } from '../core/modes.js';
+import type { ModeRequest } from '../core/modes.js';
 import { isVisibleTo } from '../core/rooms.js';
 import { changeUserModes } from '../core/users.js';
 import * as N from '../protocol/numerics.js';
@@ -21,17 +22,21 @@ function sendList(ctx: CommandContext, channel: Channel, mode: ListMode): void {
   ctx.numeric(end, channel.name, text);
 }
 
-function channelMode(ctx: CommandContext, channel: Channel, modeString: string | undefined, params: readonly string[]): void {
+function channelMode(ctx: CommandContext, channel: Channel, modeString: string | undefined, params: readonly string[]): void | Promise<void> {
   const { session, network } = ctx;
   if (modeString === undefined) {
     ctx.numeric(N.RPL_CHANNELMODEIS, channel.name, ...channel.modes.describe(channel.members.has(session) || session.isOper));
     ctx.numeric(N.RPL_CREATIONTIME, channel.name, String(channel.createdAt));
     return;
   }
-  const request = parseChannelModes(network, session, channel, modeString, params);
-  for (const mode of request.listQueries) sendList(ctx, channel, mode);
-  for (const error of request.errors) reportError(ctx, error);
-  applyChannelModes(network, session, channel, request.changes);
+  const report = (request: ModeRequest): void => {
+    for (const mode of request.listQueries) sendList(ctx, channel, mode);
+    for (const error of request.errors) reportError(ctx, error);
+  };
+  // A registered room stores the changes before they are applied: the reply waits for the store.
+  const request = changeChannelModes(network, ctx.server.store, session, channel, modeString, params);
+  if (request instanceof Promise) return request.then(report);
+  report(request);
 }
 
 export const modeCommands: CommandTable = {
@@ -43,8 +48,7 @@ export const modeCommands: CommandTable = {
       if (target.startsWith('#')) {
         const channel = network.findChannel(target);
         if (channel === undefined || !isVisibleTo(channel, session)) throw new ChatError('noSuchChannel', [target]);
-        channelMode(ctx, channel, modeString, params);
-        return;
+        return channelMode(ctx, channel, modeString, params);
       }
       const user = network.findNick(target);
       if (user === undefined) throw new ChatError('noSuchNick', [target]);

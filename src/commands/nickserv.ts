@@ -1,36 +1,38 @@
 /** NickServ: accounts for clients that only know services (REGISTER, IDENTIFY, GHOST, PASSWORD, DROP, INFO, CERT, LOGOUT). */
-import { AccountError, changePassword, createAccount, logIn, logOut, mayGhost } from '../core/accounts.js';
+import { AccountError, changePassword, logIn, logOut, mayGhost, sessionsOf } from '../core/accounts.js';
+import { Outbound } from '../core/outbound.js';
+import { StoreConflictError } from '../core/store.js';
 import { quit } from '../core/users.js';
 import * as N from '../protocol/numerics.js';
 import type { CommandContext } from './context.js';
-import { registerService, serviceReply } from './services.js';
+import { registerAccount, sendLoggedIn } from './register.js';
+import { loginWait, recordFailedLogin, throttledText } from './sasl.js';
+import { protectNick, registerService, serviceReply } from './services.js';
+import { forgetAccountRooms } from '../core/registered-rooms.js';
 
 const reply = (ctx: CommandContext, text: string): void => {
   serviceReply(ctx, 'NickServ', text);
 };
 
-/** Password login shared by NickServ IDENTIFY: same throttling and logging as SASL PLAIN. */
+/** Password login for NickServ IDENTIFY: the same throttling and logging as SASL PLAIN. */
 export async function identify(ctx: CommandContext, accountName: string, password: string): Promise<boolean> {
   const { network, server, session } = ctx;
   const folded = network.fold(accountName);
-  const throttle = server.loginThrottle;
-  const wait = Math.max(throttle.retryAfter(`ip:${session.ip}`), throttle.retryAfter(`account:${folded}`));
+  const wait = loginWait(ctx, folded);
   if (wait > 0) {
-    reply(ctx, `Too many failed logins; try again in ${wait} seconds.`);
+    reply(ctx, `${throttledText(wait)}.`);
     return false;
   }
   const account = await server.store.findAccount(folded);
   const ok = await server.auth.verifyPassword(account?.passwordHash, password);
   if (account === undefined || !ok) {
-    throttle.fail(`ip:${session.ip}`);
-    throttle.fail(`account:${folded}`);
-    server.log('warn', { account: folded, mechanism: 'NickServ', ip: session.ip }, 'failed login');
+    recordFailedLogin(ctx, folded, 'NickServ');
     reply(ctx, 'Invalid account name or password.');
     return false;
   }
-  throttle.succeed(`account:${folded}`);
+  server.loginThrottle.succeed(`account:${folded}`);
   logIn(network, session, account);
-  ctx.numeric(N.RPL_LOGGEDIN, session.prefix, account.name, `You are now logged in as ${account.name}`);
+  sendLoggedIn(ctx, account);
   reply(ctx, `You are now logged in as ${account.name}.`);
   server.log('info', { account: account.name, session: session.id, ip: session.ip }, 'logged in');
   return true;
@@ -40,10 +42,17 @@ registerService('NickServ', {
   REGISTER: {
     usage: '<password> [email]',
     help: 'registers your current nick as an account and logs you in',
-    async run(ctx, [password]) {
-      const { session, network, server } = ctx;
+    async run(ctx, args) {
+      const { session, network } = ctx;
+      const [password, email] = args;
       if (password === undefined) {
         reply(ctx, 'Usage: REGISTER <password> [email]');
+        return;
+      }
+      // "REGISTER <password> <email>" is what clients send; any other second word means a password with spaces,
+      // which cannot be told from an email here: refused rather than silently cut to its first word.
+      if (args.length > 2 || (email !== undefined && !/^[^@\s]+@[^@\s]+$/.test(email))) {
+        reply(ctx, 'A password given to NickServ REGISTER cannot contain spaces. Choose one without, or use REGISTER <account> * :<password>.');
         return;
       }
       if (session.account !== undefined) {
@@ -55,11 +64,9 @@ registerService('NickServ', {
         return;
       }
       try {
-        const account = await createAccount(network, server.store, server.auth, session.nick, password);
-        logIn(network, session, account);
-        ctx.numeric(N.RPL_LOGGEDIN, session.prefix, account.name, `You are now logged in as ${account.name}`);
+        const account = await registerAccount(ctx, session.nick, password);
+        sendLoggedIn(ctx, account);
         reply(ctx, `Account ${account.name} registered; you are logged in.`);
-        server.log('info', { account: account.name, ip: session.ip }, 'account registered');
       } catch (error) {
         if (error instanceof AccountError) {
           reply(ctx, error.message);
@@ -71,9 +78,9 @@ registerService('NickServ', {
   },
   IDENTIFY: {
     usage: '[account] <password>',
-    help: 'logs you in',
-    async run(ctx, args) {
-      const [first, second] = args;
+    help: 'logs you in (a password with spaces needs the account named first)',
+    async run(ctx, args, rest) {
+      const [first] = args;
       if (first === undefined) {
         reply(ctx, 'Usage: IDENTIFY [account] <password>');
         return;
@@ -82,13 +89,16 @@ registerService('NickServ', {
         reply(ctx, `You are already logged in as ${ctx.session.account}.`);
         return;
       }
-      await identify(ctx, second === undefined ? ctx.session.nick : first, second ?? first);
+      // One word is a password for the account named like the nick; otherwise the first word is the account and
+      // everything after it the password, spaces included.
+      if (args.length === 1) await identify(ctx, ctx.session.nick, first);
+      else await identify(ctx, first, rest.slice(first.length).replace(/^\s+/, ''));
     },
   },
   LOGOUT: {
     usage: '',
     help: 'logs you out',
-    run(ctx) {
+    async run(ctx) {
       if (ctx.session.account === undefined) {
         reply(ctx, 'You are not logged in.');
         return;
@@ -96,6 +106,8 @@ registerService('NickServ', {
       logOut(ctx.network, ctx.session);
       ctx.numeric(N.RPL_LOGGEDOUT, ctx.session.prefix, 'You are now logged out');
       reply(ctx, 'You are now logged out.');
+      // Logged out, the session holds its account's nick like anyone else: it gets the grace period to log in again.
+      await protectNick(ctx);
     },
   },
   GHOST: {
@@ -129,8 +141,9 @@ registerService('NickServ', {
   PASSWORD: {
     usage: '<new password>',
     help: 'changes your account password',
-    async run(ctx, [password]) {
+    async run(ctx, _args, rest) {
       const { session, network, server } = ctx;
+      const password = rest === '' ? undefined : rest;
       if (session.account === undefined) {
         reply(ctx, 'You must be logged in to change your password.');
         return;
@@ -154,8 +167,9 @@ registerService('NickServ', {
   DROP: {
     usage: '<password>',
     help: 'deletes your account (and the rooms it founded)',
-    async run(ctx, [password]) {
+    async run(ctx, _args, rest) {
       const { session, network, server } = ctx;
+      const password = rest === '' ? undefined : rest;
       if (session.account === undefined || session.accountId === undefined) {
         reply(ctx, 'You must be logged in to drop your account.');
         return;
@@ -165,12 +179,32 @@ registerService('NickServ', {
         return;
       }
       const account = await server.store.findAccountById(session.accountId);
-      if (account === undefined || !(await server.auth.verifyPassword(account.passwordHash, password))) {
+      if (account === undefined) {
+        reply(ctx, 'You must be logged in to drop your account.');
+        return;
+      }
+      // A password check like any login: throttled and counted, so DROP cannot be used to guess it.
+      const wait = loginWait(ctx, account.nameFolded);
+      if (wait > 0) {
+        reply(ctx, `${throttledText(wait)}.`);
+        return;
+      }
+      if (!(await server.auth.verifyPassword(account.passwordHash, password))) {
+        recordFailedLogin(ctx, account.nameFolded, 'NickServ DROP');
         reply(ctx, 'Wrong password.');
         return;
       }
       await server.store.deleteAccount(account.nameFolded);
-      logOut(network, session);
+      // The store dropped the rooms it founded and its roles; the in-memory registrations follow.
+      forgetAccountRooms(network, account.id);
+      // Every session logged in to the account is logged out, not only this one: none may keep a dead account.
+      const now = network.clock.now();
+      for (const other of sessionsOf(network, account.id)) {
+        logOut(network, other);
+        if (other === session) continue;
+        other.link?.send(new Outbound(network.settings.serverName, N.RPL_LOGGEDOUT, [other.nick, other.prefix, 'You are now logged out'], now));
+        other.link?.send(new Outbound(`NickServ!NickServ@${network.settings.serverName}`, 'NOTICE', [other.nick, `The account ${account.name} has been deleted.`], now));
+      }
       ctx.numeric(N.RPL_LOGGEDOUT, session.prefix, 'You are now logged out');
       reply(ctx, `The account ${account.name} has been deleted.`);
       server.log('info', { account: account.name }, 'account dropped');
@@ -218,7 +252,8 @@ registerService('NickServ', {
           }
           try {
             await server.store.addCertfp(session.accountId, fingerprint);
-          } catch {
+          } catch (error) {
+            if (!(error instanceof StoreConflictError)) throw error;
             reply(ctx, 'That fingerprint is already attached to an account.');
             return;
           }

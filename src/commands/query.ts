@@ -85,7 +85,7 @@ function whoReply(ctx: CommandContext, target: Session, channel: Channel | undef
         out.push(String(Math.max(0, ctx.network.nowSeconds() - target.lastSpokeAt)));
         break;
       case 'a':
-        out.push('0');
+        out.push(target.account ?? '0');
         break;
       case 'o':
         out.push('n/a'); // channel op levels are not a Natter concept
@@ -151,6 +151,8 @@ function handleWhois(ctx: CommandContext, nickList: string): void {
   ctx.numeric(N.RPL_WHOISSERVER, target.nick, settings.serverName, settings.networkName);
   if (target.away !== undefined) ctx.numeric(N.RPL_AWAY, target.nick, target.away);
   if (target.isOper) ctx.numeric(N.RPL_WHOISOPERATOR, target.nick, 'is an IRC operator');
+  if (target.account !== undefined) ctx.numeric(N.RPL_WHOISACCOUNT, target.nick, target.account, 'is logged in as');
+  if (target.secure) ctx.numeric(N.RPL_WHOISSECURE, target.nick, 'is using a secure connection');
   if (session.isOper || session === target) ctx.numeric(N.RPL_WHOISACTUALLY, target.nick, target.ip, 'Actual IP');
   ctx.numeric(N.RPL_WHOISIDLE, target.nick, String(Math.max(0, network.nowSeconds() - target.lastSpokeAt)), String(target.signonAt), 'seconds idle, signon time');
   ctx.numeric(N.RPL_ENDOFWHOIS, target.nick, 'End of /WHOIS list');

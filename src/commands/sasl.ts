@@ -8,6 +8,7 @@ import type { AccountRecord } from '../core/store.js';
 import { decodeBase64, encodeBase64 } from '../protocol/base64.js';
 import * as N from '../protocol/numerics.js';
 import type { CommandContext } from './context.js';
+import { sendLoggedIn } from './register.js';
 import type { CommandTable } from './types.js';
 
 const CHUNK = 400;
@@ -20,6 +21,8 @@ export interface SaslState {
   /** base64 received so far for the current client message. */
   buffer: string;
   exchange: SaslExchange | undefined;
+  /** The (casefolded) account named in SCRAM's client-first message, kept for the failure of a later step. */
+  scramUser: string | undefined;
   /** Set after the server's last challenge for SCRAM: the next "+" completes the login. */
   pendingAccount: AccountRecord | undefined;
 }
@@ -46,23 +49,39 @@ function succeed(ctx: CommandContext, account: AccountRecord): void {
   const { session, network, server } = ctx;
   server.loginThrottle.succeed(`account:${account.nameFolded}`);
   logIn(network, session, account);
-  const prefix = session.registered ? session.prefix : `${session.nick}!${session.user === '' ? '*' : session.user}@${session.host}`;
-  ctx.numeric(N.RPL_LOGGEDIN, prefix, account.name, `You are now logged in as ${account.name}`);
+  sendLoggedIn(ctx, account);
   ctx.numeric(N.RPL_SASLSUCCESS, 'SASL authentication successful');
   server.log('info', { account: account.name, session: session.id, ip: session.ip }, 'logged in');
 }
 
-function throttled(ctx: CommandContext, accountFolded: string | undefined): number {
+/**
+ * Seconds before this client may try a password again, for the account or from its address (0: go ahead).
+ * Shared by SASL and NickServ IDENTIFY/DROP, so no path escapes the throttle.
+ */
+export function loginWait(ctx: CommandContext, accountFolded: string | undefined): number {
   const throttle = ctx.server.loginThrottle;
   return Math.max(throttle.retryAfter(`ip:${ctx.session.ip}`), accountFolded === undefined ? 0 : throttle.retryAfter(`account:${accountFolded}`));
 }
 
-function recordFailure(ctx: CommandContext, accountFolded: string | undefined, mechanism: string): void {
+export function throttledText(wait: number): string {
+  return `Too many failed logins; try again in ${wait} seconds`;
+}
+
+/** Counts a wrong password against the account and the address, and logs it (never the password or payload). */
+export function recordFailedLogin(ctx: CommandContext, accountFolded: string | undefined, mechanism: string): void {
   const throttle = ctx.server.loginThrottle;
   throttle.fail(`ip:${ctx.session.ip}`);
   if (accountFolded !== undefined) throttle.fail(`account:${accountFolded}`);
-  // The account name is logged, the password and payload never are.
   ctx.server.log('warn', { account: accountFolded, mechanism, ip: ctx.session.ip }, 'failed login');
+}
+
+/**
+ * Ends an exchange still in progress with 906. IRCv3 SASL 3.1: "If the client completes registration ... while
+ * the SASL authentication is still in progress, the server SHOULD abort it and send a 906 numeric".
+ */
+export function abortSasl(ctx: CommandContext): void {
+  if (!states.delete(ctx)) return;
+  ctx.numeric(N.ERR_SASLABORTED, 'SASL authentication aborted');
 }
 
 async function plain(ctx: CommandContext, payload: string): Promise<void> {
@@ -72,16 +91,16 @@ async function plain(ctx: CommandContext, payload: string): Promise<void> {
     fail(ctx);
     return;
   }
-  const wait = throttled(ctx, folded);
+  const wait = loginWait(ctx, folded);
   if (wait > 0) {
-    fail(ctx, `Too many failed logins; try again in ${wait} seconds`);
+    fail(ctx, throttledText(wait));
     return;
   }
   const account = await ctx.server.store.findAccount(folded);
   // Verify against a real hash even for an unknown account, so timing does not tell which accounts exist.
   const ok = await ctx.server.auth.verifyPassword(account?.passwordHash, password);
   if (account === undefined || !ok) {
-    recordFailure(ctx, folded, 'PLAIN');
+    recordFailedLogin(ctx, folded, 'PLAIN');
     fail(ctx);
     return;
   }
@@ -92,8 +111,10 @@ async function external(ctx: CommandContext, payload: string): Promise<void> {
   const { session, server, network } = ctx;
   const account = session.certfp === undefined ? undefined : await server.store.findAccountByCertfp(session.certfp);
   if (account === undefined || (payload !== '' && network.fold(payload) !== account.nameFolded)) {
-    recordFailure(ctx, undefined, 'EXTERNAL');
-    fail(ctx, session.certfp === undefined ? 'SASL EXTERNAL needs a TLS client certificate' : 'SASL authentication failed');
+    // Logged, not counted: no password was guessed, and a client trying EXTERNAL before PLAIN must not lock its
+    // address out.
+    server.log('warn', { account: account?.nameFolded, mechanism: 'EXTERNAL', ip: session.ip, certfp: session.certfp }, 'failed login');
+    fail(ctx, session.certfp === undefined ? 'SASL EXTERNAL needs a TLS client certificate' : 'SASL authentication failed: no account has this certificate');
     return;
   }
   succeed(ctx, account);
@@ -102,22 +123,26 @@ async function external(ctx: CommandContext, payload: string): Promise<void> {
 async function scramStep(ctx: CommandContext, state: SaslState, payload: string): Promise<void> {
   const { server, network } = ctx;
   if (state.pendingAccount !== undefined) {
-    // The client acknowledges the server signature with an empty message.
+    // RFC 5802 over IRCv3 SASL: the client acknowledges the server signature with an empty message.
+    if (payload !== '') {
+      fail(ctx);
+      return;
+    }
     succeed(ctx, state.pendingAccount);
     return;
   }
-  let lookedUp: AccountRecord | undefined;
-  let username: string | undefined;
   state.exchange ??= server.auth.scramExchange(async (name) => {
-    username = network.fold(name);
-    lookedUp = throttled(ctx, username) > 0 ? undefined : await server.store.findAccount(username);
-    return lookedUp?.scram;
+    const folded = network.fold(name);
+    state.scramUser = folded;
+    // A throttled account gets a decoy challenge like an unknown one, then the refusal below.
+    return loginWait(ctx, folded) > 0 ? undefined : (await server.store.findAccount(folded))?.scram;
   });
   try {
     const step = await state.exchange.step(payload);
     if (step.kind === 'challenge') {
-      if (username !== undefined && throttled(ctx, username) > 0) {
-        fail(ctx, `Too many failed logins; try again in ${throttled(ctx, username)} seconds`);
+      const wait = loginWait(ctx, state.scramUser);
+      if (wait > 0) {
+        fail(ctx, throttledText(wait));
         return;
       }
       sendChallenge(ctx, step.data);
@@ -128,7 +153,9 @@ async function scramStep(ctx: CommandContext, state: SaslState, payload: string)
     state.pendingAccount = account;
     sendChallenge(ctx, step.data ?? '');
   } catch {
-    recordFailure(ctx, username ?? lookedUp?.nameFolded, 'SCRAM-SHA-256');
+    // The username of the client-first message is kept in the state: a wrong proof (the second step) counts
+    // against the account, not only against the address.
+    recordFailedLogin(ctx, state.scramUser, 'SCRAM-SHA-256');
     fail(ctx);
   }
 }
@@ -148,12 +175,10 @@ export const saslCommands: CommandTable = {
       const { session } = ctx;
       const state = states.get(ctx);
       if (arg === '*') {
-        if (state !== undefined) {
-          states.delete(ctx);
-          ctx.numeric(N.ERR_SASLABORTED, 'SASL authentication aborted');
-        } else {
-          ctx.numeric(N.ERR_SASLFAIL, 'SASL authentication failed');
-        }
+        // IRCv3 SASL 3.1: "The client can abort an authentication by sending an asterisk as the data. The server
+        // will send a 906 numeric" (also when nothing was in progress, as Ergo does).
+        states.delete(ctx);
+        ctx.numeric(N.ERR_SASLABORTED, 'SASL authentication aborted');
         return;
       }
       if (state === undefined) {
@@ -167,12 +192,14 @@ export const saslCommands: CommandTable = {
           ctx.numeric(N.ERR_SASLFAIL, 'SASL authentication failed');
           return;
         }
-        states.set(ctx, { mechanism, buffer: '', exchange: undefined, pendingAccount: undefined });
+        states.set(ctx, { mechanism, buffer: '', exchange: undefined, scramUser: undefined, pendingAccount: undefined });
         ctx.fromServer('AUTHENTICATE', ['+']);
         return;
       }
+      // A chunk over 400 bytes, or a message over MAX_PAYLOAD in all, ends the exchange with 905 alone: 905 is itself
+      // the failure (IRCv3 SASL 3.1, "If authentication fails, a 904 or 905 numeric will be sent").
       if (arg.length > CHUNK) {
-        fail(ctx, 'SASL message too long');
+        states.delete(ctx);
         ctx.numeric(N.ERR_SASLTOOLONG, 'SASL message too long');
         return;
       }

@@ -6,7 +6,11 @@ import { guardNick, isServiceNick } from '../core/accounts.js';
 import type { CommandContext } from './context.js';
 import type { CommandTable } from './types.js';
 
-export type ServiceHandler = (ctx: CommandContext, args: string[]) => void | Promise<void>;
+/**
+ * `args` are the words after the command; `rest` is the text after the command word as sent (inner spaces kept),
+ * for a last argument that may hold spaces, e.g. a password.
+ */
+export type ServiceHandler = (ctx: CommandContext, args: string[], rest: string) => void | Promise<void>;
 
 export interface ServiceCommand {
   readonly usage: string;
@@ -30,29 +34,34 @@ export function serviceReply(ctx: CommandContext, service: string, text: string)
 export function runService(ctx: CommandContext, target: string, text: string): void | Promise<void> {
   const service = services.get(target.toLowerCase());
   if (service === undefined) return;
-  const [word = '', ...args] = text.trim().split(/\s+/);
+  const trimmed = text.trim();
+  const [word = '', ...args] = trimmed.split(/\s+/);
+  const rest = trimmed.slice(word.length).replace(/^\s+/, '');
   const command = service.commands[word.toUpperCase()];
   if (command === undefined || word.toUpperCase() === 'HELP') {
     serviceReply(ctx, service.name, word === '' || word.toUpperCase() === 'HELP' ? `${service.name} commands:` : `Unknown command ${word}. ${service.name} commands:`);
     for (const [name, entry] of Object.entries(service.commands)) serviceReply(ctx, service.name, `  ${name} ${entry.usage} - ${entry.help}`);
     return;
   }
-  return command.run(ctx, args);
+  return command.run(ctx, args, rest);
 }
 
 export function isService(ctx: CommandContext, target: string): boolean {
   return isServiceNick(ctx.network, target) && services.has(target.toLowerCase());
 }
 
-/** After a nick change or registration: tell someone using an account's nick to log in, or be renamed. */
+/** After a nick change, registration or logout: tell someone using an account's nick to log in, or be renamed. */
 export async function protectNick(ctx: CommandContext): Promise<void> {
+  const nick = ctx.session.nick;
   const owner = await guardNick(ctx.network, ctx.server.store, ctx.session);
   if (owner === undefined) return;
   const grace = ctx.network.settings.accounts.nickGraceSeconds;
   serviceReply(
     ctx,
     'NickServ',
-    `The nick ${ctx.session.nick} belongs to the account ${owner}. Log in (/msg NickServ IDENTIFY <password>) within ${grace} seconds, or you will be renamed.`,
+    grace === 0
+      ? `The nick ${nick} belongs to the account ${owner}; you have been renamed. Log in to use it.`
+      : `The nick ${nick} belongs to the account ${owner}. Log in (/msg NickServ IDENTIFY ${owner} <password>) within ${grace} second${grace === 1 ? '' : 's'}, or you will be renamed.`,
   );
 }
 

@@ -2,6 +2,7 @@
 import { timingSafeEqualStrings } from '../core/constant-time.js';
 import { CHANMODES, STATUS_LETTERS } from '../core/modes.js';
 import { becomeOperator, registerSession } from '../core/users.js';
+import { abortSasl } from './sasl.js';
 import { protectNick } from './services.js';
 import type { ServerSettings } from '../core/settings.js';
 import { UserMode } from '../core/session.js';
@@ -58,6 +59,7 @@ export function tryCompleteRegistration(ctx: CommandContext): Promise<void> | un
     session.link?.close('Bad password');
     return undefined;
   }
+  abortSasl(ctx);
   if (network.settings.accounts.required && session.account === undefined) {
     ctx.fromServer('FAIL', ['*', 'ACCOUNT_REQUIRED', 'This server only admits clients logged in with SASL']);
     ctx.flush();

@@ -8,13 +8,13 @@ import type { Network } from './network.js';
 import type { Session } from './session.js';
 import type { AccountRecord, Store } from './store.js';
 import { StoreConflictError } from './store.js';
-import { becomeOperator, isValidNick } from './users.js';
+import { becomeOperator, changeUserModes, isValidNick } from './users.js';
 
 /** Names the services answer to; nobody may take them as a nick or an account. */
 export const SERVICE_NICKS: readonly string[] = ['NickServ', 'ChanServ'];
 
 /** Why an account could not be created, as draft/account-registration names it (FAIL REGISTER <code>). */
-export type AccountFailure = 'ACCOUNT_EXISTS' | 'BAD_ACCOUNT_NAME' | 'WEAK_PASSWORD' | 'UNACCEPTABLE_PASSWORD';
+export type AccountFailure = 'ACCOUNT_EXISTS' | 'BAD_ACCOUNT_NAME' | 'WEAK_PASSWORD' | 'UNACCEPTABLE_PASSWORD' | 'TEMPORARILY_UNAVAILABLE';
 
 export class AccountError extends Error {
   override name = 'AccountError';
@@ -62,16 +62,28 @@ export async function changePassword(network: Network, store: Store, auth: Authe
   await store.setPassword(network.fold(account), credentials.passwordHash, credentials.scram);
 }
 
-/** The session is now logged in: everyone who asked (account-notify) is told; an operator account gets +o. */
+/**
+ * The session is now logged in: everyone who asked (account-notify) is told; an operator account gets +o. A
+ * countdown to rename this session stops only when this account owns the nick: logging in to some other
+ * account does not earn a nick that belongs to someone else.
+ */
 export function logIn(network: Network, session: Session, account: AccountRecord): void {
   network.publish({ type: 'accountChanged', id: session.id, account: account.name, accountId: account.id, time: network.clock.now() });
-  network.nickDeadlines.delete(session);
+  if (network.nickDeadlines.get(session)?.nickFolded === account.nameFolded) network.nickDeadlines.delete(session);
   if (account.isOper && !session.isOper && session.registered) becomeOperator(network, session, `account:${account.name}`);
 }
 
+/** The session is logged out; operator status it had from the account (not from OPER) ends with it. */
 export function logOut(network: Network, session: Session): void {
   if (session.account === undefined) return;
+  const operByAccount = session.isOper && session.operName === `account:${session.account}`;
   network.publish({ type: 'accountChanged', id: session.id, account: undefined, accountId: undefined, time: network.clock.now() });
+  if (operByAccount) changeUserModes(network, session, '-o');
+}
+
+/** Every session (on any node) logged in to an account, e.g. to log them all out when it is dropped. */
+export function sessionsOf(network: Network, accountId: number): Session[] {
+  return [...network.sessions.values()].filter((session) => session.accountId === accountId);
 }
 
 /**

@@ -102,6 +102,40 @@ export class ChannelModes {
   }
 }
 
+/** A role held by an account in a registered room (ChanServ AMODE, or a MODE on a logged-in member). */
+export interface AccountRole {
+  readonly rank: Rank;
+  readonly accountName: string;
+}
+
+/**
+ * What makes a room registered (docs/chanserv.md): its founder, who is always its owner, and the roles of other
+ * accounts, re-applied when they join or log in. A cache of the store's rows, loaded at start and changed only by
+ * network.apply() after the store write was awaited, so JOIN and PRIVMSG never wait on the store.
+ */
+export class RoomRegistration {
+  /** accountId -> role; never holds the founder, whose owner role is implicit. */
+  readonly roles = new Map<number, AccountRole>();
+
+  constructor(
+    public founderId: number,
+    public founderName: string,
+    /** Milliseconds since the epoch. */
+    readonly registeredAt: number,
+  ) {}
+
+  /** The role an account holds here: owner for the founder, none for no account. */
+  roleOf(accountId: number | undefined): Rank {
+    if (accountId === undefined) return Rank.none;
+    if (accountId === this.founderId) return Rank.owner;
+    return this.roles.get(accountId)?.rank ?? Rank.none;
+  }
+}
+
+export function isRank(value: number): value is Rank {
+  return Number.isInteger(value) && value >= Rank.voice && value <= Rank.owner;
+}
+
 export class Channel {
   topic = '';
   topicSetBy = '';
@@ -114,6 +148,8 @@ export class Channel {
    * and is used up by the JOIN. Keyed by session, not nick, so whoever takes the nick later does not inherit it.
    */
   readonly invited = new Set<string>();
+  /** Set while the room is registered: it then outlives its last member (docs/rooms.md "Registered rooms"). */
+  registration: RoomRegistration | undefined = undefined;
 
   constructor(
     readonly name: string,

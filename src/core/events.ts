@@ -24,6 +24,13 @@ export interface ModeChange {
   readonly param?: string;
 }
 
+/** A role of an account in a registered room, as the store now holds it; rank 0 is no role. */
+export interface RoleChange {
+  readonly accountId: number;
+  readonly accountName: string;
+  readonly rank: number;
+}
+
 export type NetworkEvent =
   | { readonly type: 'userRegistered'; readonly user: UserIntro }
   | { readonly type: 'nickChanged'; readonly id: string; readonly nick: string; readonly time: number }
@@ -65,6 +72,8 @@ export type NetworkEvent =
       readonly by: string;
       readonly channel: string;
       readonly changes: readonly ModeChange[];
+      /** In a registered room: the roles of logged-in members this change stored (docs/chanserv.md). */
+      readonly roles?: readonly RoleChange[];
       readonly time: number;
     }
   | {
@@ -102,4 +111,28 @@ export type NetworkEvent =
       readonly tags: ReadonlyMap<string, string> | undefined;
       readonly time: number;
     }
-  | { readonly type: 'wallops'; readonly source: string; readonly text: string; readonly time: number };
+  | { readonly type: 'wallops'; readonly source: string; readonly text: string; readonly time: number }
+  // Registered rooms (ChanServ): each is published after its store write was awaited.
+  | {
+      readonly type: 'roomRegistered';
+      /** Casefolded key of a channel that exists. */
+      readonly channel: string;
+      readonly founderId: number;
+      readonly founderName: string;
+      readonly registeredAt: number;
+      readonly time: number;
+    }
+  | { readonly type: 'roomDropped'; readonly channel: string; readonly time: number }
+  | {
+      readonly type: 'roomFounderChanged';
+      readonly channel: string;
+      readonly founderId: number;
+      readonly founderName: string;
+      /** The previous founder, who keeps the admin role. */
+      readonly previousFounderId: number;
+      readonly previousFounderName: string;
+      readonly time: number;
+    }
+  | { readonly type: 'roomRoleChanged'; readonly channel: string; readonly role: RoleChange; readonly time: number }
+  /** The account was deleted (the store cascaded): rooms it founded are no longer registered, its roles are gone. */
+  | { readonly type: 'accountRoomsForgotten'; readonly accountId: number; readonly time: number };

@@ -1,12 +1,14 @@
 /** Channel MODE: parsing a mode string against CHANMODES and checking each change against the actor's rank. */
-import { rankByLetter } from './channel.js';
-import type { Channel, ListMode } from './channel.js';
+import { Rank, rankByLetter } from './channel.js';
+import type { Channel, ListMode, Membership } from './channel.js';
 import { ChatError } from './errors.js';
-import type { ModeChange } from './events.js';
+import type { ModeChange, RoleChange } from './events.js';
 import type { Network } from './network.js';
 import { normalizeMask } from '../protocol/mask.js';
 import { actingRank, maySetChannelMode, maySetRank } from './permissions.js';
+import { currentChannel, flagsAfter, needsStore, withRoomWrite } from './registered-rooms.js';
 import type { Session } from './session.js';
+import type { RoomPatch, RoomStore } from './store.js';
 
 /** CHANMODES=A,B,C,D as advertised in ISUPPORT: lists, always-param, param-when-set, flags. */
 export const CHANMODES = 'beI,k,l,imnst';
@@ -177,5 +179,94 @@ function flagState(channel: Channel, letter: string): boolean {
 export function applyChannelModes(network: Network, session: Session, channel: Channel, changes: readonly ModeChange[]): void {
   if (changes.length === 0) return;
   network.publish({ type: 'channelModeChanged', by: session.prefix, channel: channel.nameFolded, changes, time: network.clock.now() });
+}
+
+/**
+ * MODE on a room: parses, checks and applies the changes. In a registered room the changes are stored first and
+ * the MODE goes out only once the store has them (so it resolves later); elsewhere this is synchronous.
+ */
+export function changeChannelModes(
+  network: Network,
+  store: RoomStore,
+  session: Session,
+  channel: Channel,
+  modeString: string,
+  params: readonly string[],
+): ModeRequest | Promise<ModeRequest> {
+  if (!needsStore(network, channel)) {
+    const request = parseChannelModes(network, session, channel, modeString, params);
+    applyChannelModes(network, session, channel, request.changes);
+    return request;
+  }
+  return withRoomWrite(network, channel.nameFolded, async () => {
+    // Parsed only now: the room may have changed while earlier writes were waited for.
+    const current = currentChannel(network, channel);
+    if (current === undefined) throw new ChatError('noSuchChannel', [channel.name]);
+    const request = parseChannelModes(network, session, current, modeString, params);
+    if (request.changes.length === 0) return request;
+    const time = network.clock.now();
+    const roles = current.registration === undefined ? [] : await storeModeChanges(network, store, session, current, request.changes, time);
+    network.publish({ type: 'channelModeChanged', by: session.prefix, channel: current.nameFolded, changes: request.changes, roles, time });
+    return request;
+  });
+}
+
+/**
+ * Writes a registered room's mode changes to the store: flags, key, limit, list entries, and the roles of logged-in
+ * members (docs/chanserv.md, "MODE and roles"): +X raises the account's role to X, -X of the role the account holds
+ * lowers it to the highest prefix the member keeps. Removing one's own prefixes is not stored (a member who steps
+ * down for a moment gets the role back at the next JOIN; AMODE gives a role up for good); the founder stays owner.
+ * Returns the role changes, which the event carries so that every node's cache follows.
+ */
+async function storeModeChanges(network: Network, store: RoomStore, session: Session, channel: Channel, changes: readonly ModeChange[], time: number): Promise<RoleChange[]> {
+  const registration = channel.registration;
+  if (registration === undefined) return [];
+  const patch: { -readonly [K in keyof RoomPatch]: RoomPatch[K] } = {};
+  if (changes.some((c) => 'imnst'.includes(c.letter))) patch.modes = flagsAfter(channel.modes, changes);
+  const key = changes.findLast((c) => c.letter === 'k');
+  if (key !== undefined) patch.key = key.adding && key.param !== undefined ? key.param : null;
+  const limit = changes.findLast((c) => c.letter === 'l');
+  if (limit !== undefined) patch.userLimit = limit.adding && limit.param !== undefined ? Number(limit.param) : null;
+  await store.updateRoom(channel.nameFolded, patch);
+  for (const change of changes) {
+    if (change.letter !== 'b' && change.letter !== 'e' && change.letter !== 'I') continue;
+    const mask = change.param ?? '';
+    if (change.adding) await store.addListEntry(channel.nameFolded, { mode: change.letter, mask, maskFolded: network.fold(mask), setBy: session.prefix, setAt: time });
+    else await store.removeListEntry(channel.nameFolded, change.letter, network.fold(mask));
+  }
+  // The prefixes each member will have, and the roles of their accounts, change by change.
+  const prefixes = new Map<Membership, number>();
+  const roles = new Map<number, RoleChange>();
+  for (const change of changes) {
+    const status = rankByLetter(change.letter);
+    if (status === undefined || change.param === undefined) continue;
+    const target = network.findNick(change.param);
+    const membership = target === undefined ? undefined : channel.members.get(target);
+    if (target === undefined || membership === undefined) continue;
+    const before = prefixes.get(membership) ?? membership.prefixes;
+    const after = change.adding ? before | (1 << status.rank) : before & ~(1 << status.rank);
+    prefixes.set(membership, after);
+    const accountId = target.accountId;
+    if (accountId === undefined || target.account === undefined || accountId === registration.founderId) continue;
+    if (target === session && !change.adding) continue;
+    const role = roles.get(accountId)?.rank ?? registration.roleOf(accountId);
+    let next = role;
+    if (change.adding) next = Math.max(role, status.rank);
+    else if (role === status.rank) next = highestBelow(after, status.rank);
+    if (next !== role) roles.set(accountId, { accountId, accountName: target.account, rank: next });
+  }
+  const stored: RoleChange[] = [];
+  for (const role of roles.values()) {
+    if (role.rank === registration.roleOf(role.accountId)) continue;
+    await store.setRole(channel.nameFolded, role.accountId, role.rank);
+    stored.push(role);
+  }
+  return stored;
+}
+
+/** The highest rank in a prefix bitmask below `limit`, or none. */
+function highestBelow(prefixes: number, limit: number): number {
+  for (let rank = limit - 1; rank > Rank.none; rank--) if ((prefixes & (1 << rank)) !== 0) return rank;
+  return Rank.none;
 }
 

@@ -5,8 +5,8 @@
 import { Cap } from '../protocol/caps.js';
 import type { Casefold } from '../protocol/casemapping.js';
 import { casefolder } from '../protocol/casemapping.js';
-import { Channel, Membership, Rank } from './channel.js';
-import type { ModeChange, NetworkEvent, UserIntro } from './events.js';
+import { Channel, isRank, Membership, Rank, RANKS, RoomRegistration } from './channel.js';
+import type { ModeChange, NetworkEvent, RoleChange, UserIntro } from './events.js';
 import { Outbound } from './outbound.js';
 import type { Bus, Clock } from './ports.js';
 import { Session, UserMode } from './session.js';
@@ -36,6 +36,11 @@ export class Network {
   /** Highest count of registered users seen, for LUSERS. */
   maxUsers = 0;
   registeredCount = 0;
+  /**
+   * Per casefolded room: the tail of its queue of store writes (registered-rooms.ts withRoomWrite), so that the
+   * writes of one registered room and their events happen one after the other, in the same order.
+   */
+  readonly roomWrites = new Map<string, Promise<void>>();
   private deliveryEpoch = 0;
 
   constructor(
@@ -131,13 +136,28 @@ export class Network {
         this.applyTopicChanged(event.by, event.channel, event.topic, event.time);
         return;
       case 'channelModeChanged':
-        this.applyChannelModeChanged(event.by, event.channel, event.changes, event.time);
+        this.applyChannelModeChanged(event.by, event.channel, event.changes, event.roles, event.time);
         return;
       case 'userInvited':
         this.applyUserInvited(event);
         return;
       case 'wallops':
         this.applyWallops(event.source, event.text, event.time);
+        return;
+      case 'roomRegistered':
+        this.applyRoomRegistered(event);
+        return;
+      case 'roomDropped':
+        this.applyRoomDropped(event.channel);
+        return;
+      case 'roomFounderChanged':
+        this.applyRoomFounderChanged(event);
+        return;
+      case 'roomRoleChanged':
+        this.applyRoomRoleChanged(event.channel, event.role, event.time);
+        return;
+      case 'accountRoomsForgotten':
+        this.applyAccountRoomsForgotten(event.accountId);
         return;
     }
   }
@@ -214,6 +234,13 @@ export class Network {
     const mark = this.nextMark();
     session.deliveryMark = mark;
     this.sendToChannelPeers(session, message, mark, Cap.accountNotify);
+    // Logging in inside a registered room gives the account's role there now, not only at the next JOIN.
+    // Logging out takes nothing away, as a JOIN before login would not have either.
+    if (accountId === undefined) return;
+    for (const [channel, membership] of session.channels) {
+      const rank = channel.registration?.roleOf(accountId) ?? Rank.none;
+      if (rank !== Rank.none && !membership.has(rank)) this.changeRoles(channel, [{ membership, adding: true, rank }], time);
+    }
   }
 
   private applyUserQuit(id: string, reason: string, time: number): void {
@@ -278,6 +305,10 @@ export class Network {
     const plain = new Outbound(session.prefix, 'JOIN', [channel.name], time, undefined, session.account);
     const extended = new Outbound(session.prefix, 'JOIN', [channel.name, session.account ?? '*', session.realname], time, undefined, session.account);
     for (const member of channel.members.keys()) member.link?.send((member.caps & Cap.extendedJoin) !== 0 ? extended : plain);
+    // A registered room gives a logged-in member the role of their account, as a MODE from the server right after
+    // the JOIN (so the member's NAMES reply already shows it).
+    const rank = channel.registration?.roleOf(session.accountId) ?? Rank.none;
+    if (rank !== Rank.none) this.changeRoles(channel, [{ membership, adding: true, rank }], time);
   }
 
   private applyChannelParted(id: string, name: string, reason: string | undefined, time: number): void {
@@ -306,11 +337,12 @@ export class Network {
     this.sendToMembers(channel, new Outbound(by, 'TOPIC', [channel.name, topic], time), 0);
   }
 
-  private applyChannelModeChanged(by: string, name: string, changes: readonly ModeChange[], time: number): void {
+  private applyChannelModeChanged(by: string, name: string, changes: readonly ModeChange[], roles: readonly RoleChange[] | undefined, time: number): void {
     const channel = this.channels.get(name);
     if (channel === undefined || changes.length === 0) return;
     const setAt = Math.floor(time / 1000);
     for (const change of changes) applyModeChange(this, channel, change, by, setAt);
+    if (roles !== undefined && channel.registration !== undefined) for (const role of roles) setCachedRole(channel.registration, role);
     this.sendToMembers(channel, new Outbound(by, 'MODE', [channel.name, ...modeChangeParams(changes)], time), 0);
   }
 
@@ -339,6 +371,97 @@ export class Network {
     }
   }
 
+  private applyRoomRegistered(event: Extract<NetworkEvent, { type: 'roomRegistered' }>): void {
+    const channel = this.channels.get(event.channel);
+    if (channel === undefined) return;
+    channel.registration = new RoomRegistration(event.founderId, event.founderName, event.registeredAt);
+    // The founder is the owner at once, in every session logged in to the account that is in the room.
+    this.giveRolesOf(channel, event.founderId, event.time);
+  }
+
+  private applyRoomDropped(name: string): void {
+    const channel = this.channels.get(name);
+    if (channel === undefined) return;
+    // The room stays, with its members' modes, as an ordinary room until its last member leaves.
+    channel.registration = undefined;
+    if (channel.members.size === 0) this.channels.delete(channel.nameFolded);
+  }
+
+  private applyRoomFounderChanged(event: Extract<NetworkEvent, { type: 'roomFounderChanged' }>): void {
+    const channel = this.channels.get(event.channel);
+    const registration = channel?.registration;
+    if (channel === undefined || registration === undefined) return;
+    registration.founderId = event.founderId;
+    registration.founderName = event.founderName;
+    registration.roles.delete(event.founderId);
+    registration.roles.set(event.previousFounderId, { rank: Rank.admin, accountName: event.previousFounderName });
+    const changes: RoleModeChange[] = [];
+    for (const membership of channel.members.values()) {
+      const accountId = membership.session.accountId;
+      if (accountId === event.previousFounderId) {
+        if (membership.has(Rank.owner)) changes.push({ membership, adding: false, rank: Rank.owner });
+        if (!membership.has(Rank.admin)) changes.push({ membership, adding: true, rank: Rank.admin });
+      } else if (accountId === event.founderId && !membership.has(Rank.owner)) {
+        changes.push({ membership, adding: true, rank: Rank.owner });
+      }
+    }
+    this.changeRoles(channel, changes, event.time);
+  }
+
+  /**
+   * ChanServ AMODE/ACCESS: the account's members present get the new role now and lose the one it replaces
+   * (not prefixes given by hand that the account never held as its role).
+   */
+  private applyRoomRoleChanged(name: string, role: RoleChange, time: number): void {
+    const channel = this.channels.get(name);
+    const registration = channel?.registration;
+    if (channel === undefined || registration === undefined || role.accountId === registration.founderId) return;
+    const previous = registration.roleOf(role.accountId);
+    setCachedRole(registration, role);
+    const rank = registration.roleOf(role.accountId);
+    const changes: RoleModeChange[] = [];
+    for (const membership of channel.members.values()) {
+      if (membership.session.accountId !== role.accountId) continue;
+      if (previous !== Rank.none && previous !== rank && membership.has(previous)) changes.push({ membership, adding: false, rank: previous });
+      if (rank !== Rank.none && !membership.has(rank)) changes.push({ membership, adding: true, rank });
+    }
+    this.changeRoles(channel, changes, time);
+  }
+
+  private applyAccountRoomsForgotten(accountId: number): void {
+    for (const channel of [...this.channels.values()]) {
+      const registration = channel.registration;
+      if (registration === undefined) continue;
+      if (registration.founderId === accountId) this.applyRoomDropped(channel.nameFolded);
+      else registration.roles.delete(accountId);
+    }
+  }
+
+  /** Gives every member logged in to `accountId` the account's role in the channel, where they lack it. */
+  private giveRolesOf(channel: Channel, accountId: number, time: number): void {
+    const rank = channel.registration?.roleOf(accountId) ?? Rank.none;
+    if (rank === Rank.none) return;
+    const changes: RoleModeChange[] = [];
+    for (const membership of channel.members.values()) {
+      if (membership.session.accountId === accountId && !membership.has(rank)) changes.push({ membership, adding: true, rank });
+    }
+    this.changeRoles(channel, changes, time);
+  }
+
+  /** Changes members' prefixes and tells the room in one MODE line from the server. */
+  private changeRoles(channel: Channel, changes: readonly RoleModeChange[], time: number): void {
+    if (changes.length === 0) return;
+    const modeChanges: ModeChange[] = [];
+    // Removals first, so the line reads "-q+aq old old new" rather than alternating signs.
+    for (const { membership, adding, rank } of [...changes].sort((a, b) => Number(a.adding) - Number(b.adding))) {
+      if (adding) membership.prefixes |= 1 << rank;
+      else membership.prefixes &= ~(1 << rank);
+      const letter = RANKS.find((def) => def.rank === rank)?.letter ?? '';
+      modeChanges.push({ adding, letter, param: membership.session.nick });
+    }
+    this.sendToMembers(channel, new Outbound(this.settings.serverName, 'MODE', [channel.name, ...modeChangeParams(modeChanges)], time), 0);
+  }
+
   /** Sends to every local session sharing a channel with `session` once (those whose mark differs), optionally only with a cap. */
   private sendToChannelPeers(session: Session, message: Outbound, mark: number, requiredCap: number): void {
     for (const channel of session.channels.keys()) {
@@ -363,7 +486,8 @@ export class Network {
   private removeMember(channel: Channel, session: Session): void {
     channel.members.delete(session);
     session.channels.delete(channel);
-    if (channel.members.size === 0) this.channels.delete(channel.nameFolded);
+    // A registered room outlives its last member: its modes, lists and topic wait for the next one.
+    if (channel.members.size === 0 && channel.registration === undefined) this.channels.delete(channel.nameFolded);
   }
 
   private rememberWhowas(session: Session, time: number): void {
@@ -383,6 +507,18 @@ export class Network {
     this.deliveryEpoch = (this.deliveryEpoch + 1) | 0;
     return this.deliveryEpoch;
   }
+}
+
+interface RoleModeChange {
+  readonly membership: Membership;
+  readonly adding: boolean;
+  readonly rank: Rank;
+}
+
+function setCachedRole(registration: RoomRegistration, role: RoleChange): void {
+  if (role.accountId === registration.founderId) return;
+  if (isRank(role.rank)) registration.roles.set(role.accountId, { rank: role.rank, accountName: role.accountName });
+  else registration.roles.delete(role.accountId);
 }
 
 /** Applies one already-validated mode change to a channel's state. */

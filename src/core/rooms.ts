@@ -4,7 +4,9 @@ import type { Channel } from './channel.js';
 import { ChatError } from './errors.js';
 import type { Network } from './network.js';
 import { actingRank, isBanned, matchesList, mayChangeTopic, mayKick } from './permissions.js';
+import { currentChannel, needsStore, withRoomWrite } from './registered-rooms.js';
 import type { Session } from './session.js';
+import type { RoomStore } from './store.js';
 
 // No space, comma, BELL, NUL or colon (Modern IRC "Channels").
 // eslint-disable-next-line no-control-regex -- BELL and NUL are exactly what must be refused
@@ -38,7 +40,9 @@ export function joinChannel(network: Network, session: Session, name: string, ke
   if (session.channels.size >= limits.channelsPerUser && !session.isOper) throw new ChatError('tooManyChannels', [name]);
   if (existing !== undefined && !session.isOper) {
     const { modes } = existing;
-    const invited = existing.invited.has(session.id);
+    // An account with a role of half-operator or above in a registered room passes as if invited: it could invite
+    // itself, and the founder must never be locked out of their own room (docs/chanserv.md).
+    const invited = existing.invited.has(session.id) || (existing.registration?.roleOf(session.accountId) ?? Rank.none) >= Rank.halfop;
     if (modes.key !== undefined && modes.key !== key && !invited) throw new ChatError('badChannelKey', [existing.name]);
     if (modes.limit !== undefined && existing.members.size >= modes.limit && !invited) throw new ChatError('channelIsFull', [existing.name]);
     if (modes.inviteOnly && !invited && !matchesList(network, session, existing.lists.I)) {
@@ -85,16 +89,32 @@ export function kickMember(network: Network, session: Session, name: string, nic
   });
 }
 
-export function setTopic(network: Network, session: Session, name: string, topic: string): void {
+/**
+ * TOPIC with a new topic. In a registered room the topic is stored before anyone sees it (so this resolves
+ * later); elsewhere it is synchronous.
+ */
+export function setTopic(network: Network, store: RoomStore, session: Session, name: string, topic: string): void | Promise<void> {
   const channel = requireChannel(network, name);
-  if (!session.isOper) requireMember(session, channel);
-  if (!mayChangeTopic(actingRank(session, channel), channel)) throw new ChatError('chanOpPrivsNeeded', [channel.name]);
-  network.publish({
-    type: 'topicChanged',
-    by: session.prefix,
-    channel: channel.nameFolded,
-    topic: topic.slice(0, network.settings.limits.topicLength),
-    time: network.clock.now(),
+  const check = (room: Channel): void => {
+    if (!session.isOper) requireMember(session, room);
+    if (!mayChangeTopic(actingRank(session, room), room)) throw new ChatError('chanOpPrivsNeeded', [room.name]);
+  };
+  check(channel);
+  const text = topic.slice(0, network.settings.limits.topicLength);
+  const publish = (time: number): void => {
+    network.publish({ type: 'topicChanged', by: session.prefix, channel: channel.nameFolded, topic: text, time });
+  };
+  if (!needsStore(network, channel)) {
+    publish(network.clock.now());
+    return;
+  }
+  return withRoomWrite(network, channel.nameFolded, async () => {
+    const current = currentChannel(network, channel);
+    if (current === undefined) throw new ChatError('noSuchChannel', [name]);
+    check(current);
+    const time = network.clock.now();
+    if (current.registration !== undefined) await store.updateRoom(current.nameFolded, { topic: text, topicSetBy: session.prefix, topicSetAt: time });
+    publish(time);
   });
 }
 

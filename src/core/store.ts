@@ -26,6 +26,8 @@ export interface AccountRecord {
   readonly createdAt: number;
   /** Set by `natter account oper`: this account is a server operator when it logs in. */
   readonly isOper: boolean;
+  /** The address given at registration (draft/account-registration's REGISTER), if any. */
+  readonly email: string | null;
 }
 
 export interface NewAccount {
@@ -34,6 +36,8 @@ export interface NewAccount {
   readonly passwordHash: string;
   readonly scram: ScramCredentials;
   readonly createdAt: number;
+  /** Optional: null or left out when none was given. */
+  readonly email?: string | null;
 }
 
 /** A registered room's lasting state. Modes are the flag letters ("nt"), key and limit apart. */

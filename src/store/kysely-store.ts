@@ -3,7 +3,7 @@
  * only in how they are opened (sqlite/, postgres/) and in the DDL of the migrations.
  */
 import type { Kysely, Selectable } from 'kysely';
-import { Migrator } from 'kysely';
+import { Migrator, sql } from 'kysely';
 import type {
   AccountRecord,
   NewAccount,
@@ -24,13 +24,35 @@ export class StoreOpenError extends Error {
   override name = 'StoreOpenError';
 }
 
+/**
+ * The Migrator of a store. On PostgreSQL its bookkeeping tables (kysely_migration, kysely_migration_lock) are
+ * named in the connection's current schema: without that, Kysely takes a table of that name in *any* schema of
+ * the database for its own (another Natter's, another application's) and then fails, or skips migrations.
+ */
+export async function migratorFor<DB>(db: Kysely<DB>, dialect: Dialect, description: string): Promise<Migrator> {
+  if (dialect === 'sqlite') return new Migrator({ db, provider: migrationProvider(dialect) });
+  const { rows } = await sql<{ schema: string | null }>`SELECT current_schema() AS schema`.execute(db);
+  const schema = rows[0]?.schema ?? null;
+  if (schema === null) {
+    // search_path (e.g. "?options=-c search_path=natter" in the URL) names no schema that exists.
+    throw new StoreOpenError(`${description}: the schema in search_path does not exist; create it first (CREATE SCHEMA ...)`);
+  }
+  return new Migrator({ db, provider: migrationProvider(dialect), migrationTableSchema: schema });
+}
+
 export async function migrateToLatest(db: Kysely<Database>, dialect: Dialect, description: string): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
+  const migrator = await migratorFor(db, dialect, description);
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     const reason = error instanceof Error ? error.message : JSON.stringify(error);
-    throw new StoreOpenError(`${description}: migration ${failed ?? ''} failed: ${reason}`.replace('  ', ' '));
+    // Kysely refuses to run when the store has a migration this version does not know: it was written by a
+    // newer Natter. Said plainly, since going back would lose what the newer version keeps.
+    const unknown = /previously executed migration (\S+) is missing/.exec(reason)?.[1];
+    if (unknown !== undefined) {
+      throw new StoreOpenError(`${description} was written by a newer version of Natter (migration ${unknown} is unknown to this one); run that version or newer`);
+    }
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new StoreOpenError(`${description}: ${failed === undefined ? 'migrations' : `migration ${failed}`} failed: ${reason}`);
   }
 }
 
@@ -57,6 +79,7 @@ function toAccount(row: Selectable<AccountsTable>): AccountRecord {
     scram: { salt: row.scram_salt, iterations: row.scram_iterations, storedKey: row.scram_stored_key, serverKey: row.scram_server_key },
     createdAt: row.created_at,
     isOper: row.is_oper !== 0,
+    email: row.email,
   };
 }
 
@@ -104,6 +127,7 @@ export class KyselyStore implements Store {
           ...scramColumns(account.scram),
           created_at: account.createdAt,
           is_oper: 0,
+          email: account.email ?? null,
         })
         .returningAll()
         .executeTakeFirstOrThrow(),

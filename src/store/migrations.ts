@@ -67,11 +67,27 @@ function migration0001(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * An account's e-mail address (nullable): draft/account-registration's REGISTER and NickServ REGISTER take one,
+ * to be kept for password resets and verification. Accounts made before it have none.
+ */
+const migration0002: Migration = {
+  async up(db: AnyDb): Promise<void> {
+    await db.schema.alterTable('accounts').addColumn('email', 'text').execute();
+  },
+};
+
 /** Every migration in order; the name's number is its place. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_accounts_and_rooms': migration0001(dialect),
+    '0002_account_email': migration0002,
   };
+}
+
+/** The newest migration's name: what a store opened by this version is migrated to. */
+export function latestMigration(dialect: Dialect): string {
+  return Object.keys(migrations(dialect)).sort().at(-1) ?? '';
 }
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -12,6 +12,8 @@ export interface AccountsTable {
   scram_server_key: string;
   created_at: number;
   is_oper: number;
+  /** Since migration 0002; null when none was given. */
+  email: string | null;
 }
 
 export interface AccountCertfpsTable {

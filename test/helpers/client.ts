@@ -3,6 +3,7 @@
  * message you expect, use PING/PONG as a barrier, and see everything that arrived.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { parseMessage } from '../../src/protocol/message.js';
 import type { IrcMessage } from '../../src/protocol/message.js';
 
@@ -55,6 +56,19 @@ export class TestClient {
     const socket = net.connect({ port, host });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new TestClient(socket);
+  }
+
+  /**
+   * Connects over TLS (the server's self-signed certificate is accepted), optionally presenting a client
+   * certificate, e.g. for SASL EXTERNAL. The same line logic as over TCP.
+   */
+  static async connectTls(port: number, clientCert?: { cert: string; key: string }, host = '127.0.0.1'): Promise<TestClient> {
+    const socket = tls.connect({ port, host, rejectUnauthorized: false, ...(clientCert ?? {}) });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', resolve);
       socket.once('error', reject);
     });
     return new TestClient(socket);

@@ -18,6 +18,14 @@ export function redactUrl(url: string): string {
   return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
 }
 
+/** A connection error's words: Node's AggregateError (every address refused) has an empty message. */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  if (error.message !== '') return error.message;
+  if (error instanceof AggregateError) return error.errors.map(describeError).join('; ');
+  return (error as NodeJS.ErrnoException).code ?? error.name;
+}
+
 export async function openPostgresStore(url: string, options: PostgresOptions = {}): Promise<KyselyStore> {
   const description = redactUrl(url);
   const schema = options.schema;
@@ -41,7 +49,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     }
   } catch (error) {
     await pool.end();
-    throw new StoreOpenError(`${description} cannot be reached: ${error instanceof Error ? error.message : String(error)}`);
+    throw new StoreOpenError(`${description} cannot be reached: ${describeError(error)}`);
   }
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
