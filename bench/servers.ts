@@ -85,11 +85,19 @@ const RECIPES: Record<ServerName, Recipe> = {
       }
     },
     // Natter runs under this same node; --listen and --config as the CLI defines them.
-    args: (bin, conf) => [bin, 'serve', '--listen', '127.0.0.1:{{PORT}}', '--config', conf],
+    args: (bin, conf) => [bin, 'serve', '--listen', '127.0.0.1:{{PORT}}', '--config', conf, '--data', '{{DIR}}'],
     version: () => {
       const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version?: string };
       const rev = spawnSync('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
-      return `natter ${pkg.version ?? '?'} (${rev.status === 0 ? rev.stdout.trim() : 'no commit'})`;
+      let built = 'no build';
+      try {
+        built = `dist built ${statSync(join(REPO_ROOT, 'dist', 'cli', 'main.js'))
+          .mtime.toISOString()
+          .slice(0, 16)}`;
+      } catch {
+        // reported as 'no build'
+      }
+      return `natter ${pkg.version ?? '?'} (${rev.status === 0 ? rev.stdout.trim() : 'no commit'}, ${built})`;
     },
     unprivileged: false,
   },

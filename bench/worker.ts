@@ -41,12 +41,14 @@ const JOINED = 3;
 const CLOSED = 4;
 
 const MAX_ERRORS = 10;
+/** Replies that refuse a JOIN (RFC 2812 and modern numerics); other errors, such as 422 no MOTD, can arrive late. */
+const JOIN_ERRORS = new Set([403, 405, 437, 471, 473, 474, 475, 476, 477, 479, 489, 520]);
 /** Cap on the messages one sender writes in one tick, so a stalled generator cannot build an unbounded buffer. */
 const MAX_BATCH = 5000;
 
 // One read buffer for every socket of this worker: reads are handled one at a time, and the line scanner copies the
 // only bytes that outlive a read (a line cut at the end) into the connection's carry buffer.
-const readBuffer = Buffer.allocUnsafe(64 * 1024);
+const readBuffer = Buffer.allocUnsafe(256 * 1024);
 // Reused for every benchmark line: the receive path allocates nothing per message.
 const trailer: Trailer = { epoch: 0, sender: 0, seq: 0, timeUs: 0 };
 
@@ -90,6 +92,8 @@ class Conn implements LineSink {
   closing = false;
   joinFailed = false;
   lastError = '';
+  /** Length of the last benchmark line this client received: the splitter's guess for the next one. */
+  benchLineLength = 0;
 
   constructor(spec: ClientSpec, local: number) {
     this.index = spec.index;
@@ -98,8 +102,10 @@ class Conn implements LineSink {
   }
 
   onLine(buf: Buffer, start: number, end: number): void {
-    if (readTrailer(buf, start, end, trailer)) this.onBenchLine(end - start);
-    else this.onOtherLine(buf, start, end);
+    if (readTrailer(buf, start, end, trailer)) {
+      this.benchLineLength = end - start + 2;
+      this.onBenchLine(end - start);
+    } else this.onOtherLine(buf, start, end);
   }
 
   /** The hot path: one benchmark message delivered to this client. */
@@ -157,7 +163,7 @@ class Conn implements LineSink {
       }
     } else if (numeric === 432 || numeric === 433 || numeric === 436 || numeric === 437) {
       this.fail(`nick ${this.nick} refused: ${buf.toString('latin1', start, end)}`);
-    } else if (numeric >= 400 && numeric < 600 && this.state === REGISTERED && joining !== undefined) {
+    } else if (JOIN_ERRORS.has(numeric) && this.state === REGISTERED && joining !== undefined) {
       // A join error (channel full, banned, too many channels...) ends this client's join.
       joining.onJoinError(this, buf.toString('latin1', start, end));
     } else if (equalsAscii(buf, c, ce, 'PING')) {
@@ -395,21 +401,26 @@ function runLoad(plan: LoadPlan, done: (r: LoadResult) => void): void {
   const endRel = plan.durationUs;
   let timer: NodeJS.Timeout | undefined;
 
-  // Open loop: message k of a sender is due at a fixed time whatever happened before, and carries that time, so a
-  // slow server shows as latency rather than as a quietly lowered rate (no coordinated omission).
+  // Open loop on a fixed grid of ticks: message k of a sender belongs to the first tick at or after its ideal time
+  // (offset + k / rate), is sent at that tick together with the sender's other messages of the tick, and carries the
+  // tick's time whatever happened before. A late timer or a slow server shows as latency, never as a quietly lowered
+  // rate (no coordinated omission).
+  const tickUs = plan.tickMs * 1000;
   const tick = (): void => {
     const rel = nowUs() - plan.startUs;
+    // The last grid tick that has come; its messages and all earlier ones are due.
+    const gridNow = Math.floor(rel / tickUs) * tickUs;
     let active = 0;
     for (const s of senders) {
-      const first = s.offsetUs + s.seq * s.intervalUs;
-      if (first >= endRel) continue;
+      const firstIdeal = s.offsetUs + s.seq * s.intervalUs;
+      if (firstIdeal >= endRel) continue;
       active++;
       const socket = s.conn.socket;
       if (socket === undefined || s.conn.state === CLOSED) continue;
       let k = 0;
       while (k < MAX_BATCH) {
-        const t = s.offsetUs + (s.seq + k) * s.intervalUs;
-        if (t > rel || t >= endRel) break;
+        const ideal = s.offsetUs + (s.seq + k) * s.intervalUs;
+        if (ideal > gridNow || ideal >= endRel) break;
         k++;
       }
       if (k === 0) continue;
@@ -419,10 +430,11 @@ function runLoad(plan: LoadPlan, done: (r: LoadResult) => void): void {
       for (let j = 0; j < k; j++) {
         const at = j * len;
         s.line.copy(out, at);
-        stampLine(out, at, s.fields, plan.epoch, s.conn.index, s.seq, Math.round(s.offsetUs + s.seq * s.intervalUs));
+        const due = Math.ceil((s.offsetUs + s.seq * s.intervalUs) / tickUs) * tickUs;
+        stampLine(out, at, s.fields, plan.epoch, s.conn.index, s.seq, due);
         s.seq++;
       }
-      const lag = rel - first;
+      const lag = rel - Math.ceil(firstIdeal / tickUs) * tickUs;
       if (lag > result.maxSendLagUs) result.maxSendLagUs = lag;
       socket.write(out);
       result.writes++;

@@ -27,6 +27,8 @@ export interface Context {
   quietWaitS: number;
   /** Clients 0..dedicatedSenders-1 sit alone on worker 0 (see workerOf); set before connecting them. */
   dedicatedSenders: number;
+  /** Whether the pool has a worker for the fan-out's senders (--sender-thread). */
+  senderThread: boolean;
 }
 
 /**
@@ -96,7 +98,7 @@ export async function connectClients(
   dedicatedSenders = 0,
 ): Promise<ConnectSummary> {
   if (count > 99999) throw new Error('at most 99,999 clients (nicks carry a 5-digit client number)');
-  ctx.dedicatedSenders = dedicatedSenders;
+  ctx.dedicatedSenders = ctx.senderThread ? dedicatedSenders : 0;
   ctx.generation++;
   const perWorker: ClientSpec[][] = Array.from({ length: ctx.pool.size }, () => []);
   for (let i = 0; i < count; i++) perWorker[workerOf(ctx, i)]?.push({ index: i, nick: nickOf(ctx.generation, i) });

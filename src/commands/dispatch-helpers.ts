@@ -17,6 +17,11 @@ export function reportError(ctx: CommandContext, error: unknown): void {
  * Modern IRC "NOTICE": servers "must not send any error back to the client on receipt of a NOTICE command".
  */
 export function eachTarget(ctx: CommandContext, list: string, each: (target: string) => void, quiet = false): void {
+  if (!list.includes(',')) {
+    // The common case, one target: no arrays on the message path.
+    if (list !== '') runTarget(ctx, list, each, quiet);
+    return;
+  }
   const targets = list.split(',').filter((t) => t !== '');
   const max = ctx.network.settings.limits.maxTargets;
   for (const [index, target] of targets.entries()) {
@@ -24,13 +29,17 @@ export function eachTarget(ctx: CommandContext, list: string, each: (target: str
       if (!quiet) ctx.numeric(ERR_TOOMANYTARGETS, target, `Too many targets. The maximum is ${max}, the rest were dropped.`);
       return;
     }
-    try {
-      each(target);
-    } catch (error) {
-      if (!quiet || !(error instanceof ChatError)) reportError(ctx, error);
-    }
-    // What the Bus delivered for this target (our own JOIN, echo-message) is already queued; sending this target's
-    // replies now keeps them next to it, e.g. "JOIN #a, 353/366 #a, JOIN #b, 353/366 #b" as Modern IRC "JOIN" orders.
-    ctx.flush();
+    runTarget(ctx, target, each, quiet);
   }
+}
+
+function runTarget(ctx: CommandContext, target: string, each: (target: string) => void, quiet: boolean): void {
+  try {
+    each(target);
+  } catch (error) {
+    if (!quiet || !(error instanceof ChatError)) reportError(ctx, error);
+  }
+  // What the Bus delivered for this target (our own JOIN, echo-message) is already queued; sending this target's
+  // replies now keeps them next to it, e.g. "JOIN #a, 353/366 #a, JOIN #b, 353/366 #b" as Modern IRC "JOIN" orders.
+  ctx.flush();
 }

@@ -5,7 +5,6 @@ import { becomeOperator, registerSession } from '../core/users.js';
 import { abortSasl } from './sasl.js';
 import { protectNick } from './services.js';
 import type { ServerSettings } from '../core/settings.js';
-import { UserMode } from '../core/session.js';
 import type { IsupportTokens } from '../protocol/isupport.js';
 import { isupportLines } from '../protocol/isupport.js';
 import * as N from '../protocol/numerics.js';
@@ -42,8 +41,17 @@ export function isupportTokens(settings: ServerSettings): IsupportTokens {
   ];
 }
 
+/** The 005 lines depend only on the settings object, which REHASH replaces: computed once per settings. */
+const isupportCache = new WeakMap<ServerSettings, string[][]>();
+
 export function sendIsupport(ctx: CommandContext): void {
-  for (const tokens of isupportLines(isupportTokens(ctx.network.settings))) {
+  const { settings } = ctx.network;
+  let lines = isupportCache.get(settings);
+  if (lines === undefined) {
+    lines = isupportLines(isupportTokens(settings));
+    isupportCache.set(settings, lines);
+  }
+  for (const tokens of lines) {
     ctx.numeric(N.RPL_ISUPPORT, ...tokens, 'are supported by this server');
   }
 }
@@ -98,13 +106,8 @@ function sendWelcome(ctx: CommandContext): void {
 
 export function sendLusers(ctx: CommandContext): void {
   const { network } = ctx;
-  let invisible = 0;
-  let opers = 0;
-  for (const session of network.sessions.values()) {
-    if (!session.registered) continue;
-    if ((session.modes & UserMode.invisible) !== 0) invisible++;
-    if (session.isOper) opers++;
-  }
+  const invisible = network.invisibleCount;
+  const opers = network.operCount;
   const users = network.registeredCount;
   ctx.numeric(N.RPL_LUSERCLIENT, `There are ${users - invisible} users and ${invisible} invisible on 1 servers`);
   ctx.numeric(N.RPL_LUSEROP, String(opers), 'operator(s) online');

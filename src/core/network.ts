@@ -36,6 +36,9 @@ export class Network {
   /** Highest count of registered users seen, for LUSERS. */
   maxUsers = 0;
   registeredCount = 0;
+  /** Registered sessions with +i and with +o, kept as counts so LUSERS does not walk every session. */
+  invisibleCount = 0;
+  operCount = 0;
   /**
    * Per casefolded room: the tail of its queue of store writes (registered-rooms.ts withRoomWrite), so that the
    * writes of one registered room and their events happen one after the other, in the same order.
@@ -209,6 +212,7 @@ export class Network {
     session.updatePrefix();
     session.registered = true;
     this.registeredCount++;
+    this.countModes(session.modes, 1);
     if (this.registeredCount > this.maxUsers) this.maxUsers = this.registeredCount;
   }
 
@@ -253,6 +257,7 @@ export class Network {
     for (const channel of session.channels.keys()) this.removeMember(channel, session);
     if (session.registered) {
       this.registeredCount--;
+      this.countModes(session.modes, -1);
       this.rememberWhowas(session, time);
     }
     this.nickDeadlines.delete(session);
@@ -272,6 +277,10 @@ export class Network {
   private applyUserModeChanged(id: string, modes: number, changes: string, time: number): void {
     const session = this.sessions.get(id);
     if (session === undefined) return;
+    if (session.registered) {
+      this.countModes(session.modes, -1);
+      this.countModes(modes, 1);
+    }
     session.modes = modes;
     if (changes !== '') session.link?.send(new Outbound(session.nick, 'MODE', [session.nick, changes], time));
   }
@@ -501,6 +510,11 @@ export class Network {
     });
     const excess = this.whowas.length - this.settings.limits.whowasEntries;
     if (excess > 0) this.whowas.splice(0, excess);
+  }
+
+  private countModes(modes: number, delta: number): void {
+    if ((modes & UserMode.invisible) !== 0) this.invisibleCount += delta;
+    if ((modes & UserMode.oper) !== 0) this.operCount += delta;
   }
 
   private nextMark(): number {

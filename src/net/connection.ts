@@ -4,6 +4,7 @@
  * what the commands mean.
  */
 import { isUtf8 } from 'node:buffer';
+import type { CommandContext } from '../commands/context.js';
 import type { Outbound } from '../core/outbound.js';
 import type { SessionLink, Session } from '../core/session.js';
 import type { FloodSettings } from '../core/settings.js';
@@ -48,6 +49,8 @@ const MAX_HELD_WITHOUT_FLOOD = 1024;
 
 export class Connection implements SessionLink, LineSink {
   session!: Session;
+  /** The command context (reply buffer, per-connection command state) of this connection's session. */
+  context!: CommandContext;
   private readonly framer = new LineFramer(MAX_FRAME_BYTES);
   private readonly out: Buffer[] = [];
   private outBytes = 0;

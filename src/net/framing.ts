@@ -24,9 +24,11 @@ export class LineFramer {
     }
     let start = 0;
     const length = bytes.length;
-    for (let i = 0; i < length; i++) {
-      const c = bytes[i];
-      if (c !== 10 && c !== 13) continue;
+    // Native searches (indexOf) for the two terminators, rather than a JavaScript loop over every byte.
+    let cr = bytes.indexOf(13);
+    let lf = bytes.indexOf(10);
+    while (cr !== -1 || lf !== -1) {
+      const i = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
       if (this.discarding) {
         this.discarding = false;
         sink.tooLong();
@@ -35,6 +37,8 @@ export class LineFramer {
         else sink.line(bytes, start, i);
       }
       start = i + 1;
+      if (cr !== -1 && cr < start) cr = bytes.indexOf(13, start);
+      if (lf !== -1 && lf < start) lf = bytes.indexOf(10, start);
     }
     if (start >= length) return;
     if (this.discarding) return;

@@ -74,7 +74,6 @@ export class NatterServer implements ConnectionHost, ServerServices {
   private readonly listeners: net.Server[] = [];
   readonly connections = new Set<Connection>();
   private readonly perIp = new Map<string, number>();
-  private readonly contexts = new WeakMap<Connection, CommandContext>();
   private readonly throttled = new Set<Connection>();
   private floodTimer: NodeJS.Timeout | undefined;
   private readonly wheel: NodeJS.Timeout;
@@ -195,7 +194,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
     session.secure = secure;
     session.certfp = certfp;
     this.network.addLocalSession(session);
-    this.contexts.set(connection, new CommandContext(this, session));
+    connection.context = new CommandContext(this, session);
     this.connections.add(connection);
     (socket as SocketWithConnection)[CONNECTION] = connection;
     socket.on('data', onSocketData);
@@ -216,9 +215,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
   }
 
   dispatch(connection: Connection, message: IrcMessage): Promise<void> | undefined {
-    const context = this.contexts.get(connection);
-    if (context === undefined) return undefined;
-    return dispatch(context, message);
+    return dispatch(connection.context, message);
   }
 
   replyRaw(connection: Connection, command: string, params: string[]): void {
@@ -287,9 +284,8 @@ export class NatterServer implements ConnectionHost, ServerServices {
   }
 
   unregisteredCount(): number {
-    let count = 0;
-    for (const connection of this.connections) if (!connection.session.registered) count++;
-    return count;
+    // Sessions of this node that have not registered yet; sessions minus registered users, without walking them.
+    return Math.max(0, this.network.sessions.size - this.network.registeredCount);
   }
 
   log(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string): void {

@@ -3,6 +3,7 @@ import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import type { SqliteDatabase } from 'kysely';
 import { KyselyStore, migrateToLatest, StoreOpenError } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 
@@ -49,6 +50,28 @@ async function migrateRacingOthers(db: Kysely<Database>, description: string): P
   }
 }
 
+/**
+ * Kysely prepares every query anew; on the paths that run per registration or per message that costs more
+ * than the query. The same SQL text gets the same prepared statement (a statement is reusable; better-sqlite3
+ * binds parameters at each call). The cache is bounded by the number of distinct queries the code can build.
+ */
+function cachingStatements(raw: BetterSqlite3.Database): SqliteDatabase {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => {
+      raw.close();
+    },
+    prepare(sqlText: string) {
+      let statement = statements.get(sqlText);
+      if (statement === undefined) {
+        statement = raw.prepare(sqlText);
+        if (statements.size < 1000) statements.set(sqlText, statement);
+      }
+      return statement;
+    },
+  };
+}
+
 export async function openSqliteStore(path: string): Promise<KyselyStore> {
   const description = `sqlite:${path}`;
   let raw: BetterSqlite3.Database | undefined;
@@ -78,7 +101,7 @@ export async function openSqliteStore(path: string): Promise<KyselyStore> {
     }
     throw new StoreOpenError(`${description} cannot be opened: ${reason}`, { cause: error });
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(raw) }) });
   try {
     await migrateRacingOthers(db, description);
     // After the migrations, so a file this version refuses (written by a newer Natter) is not touched at all.
