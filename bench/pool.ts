@@ -4,6 +4,8 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Reply, Request, WorkerConfig } from './messages.js';
 
 type Pending = (reply: Reply) => void;
+/** Longer than any single request takes (the longest is dialling 10,000 clients or one load step with its drain). */
+const CALL_TIMEOUT_MS = 300_000;
 /** A request as the scenarios write it; the pool adds the id. */
 type Call = DistributiveOmitId<Request>;
 type DistributiveOmitId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -79,7 +81,13 @@ export class WorkerPool {
     if (w === undefined) return Promise.reject(new Error(`no worker ${i}`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      // A worker that never answers (stuck, or its reply lost) must not hang the whole run: every run stops by itself.
+      const timer = setTimeout(() => {
+        if (!this.pending.delete(id)) return;
+        reject(new Error(`worker ${i} did not answer "${req.type}" within ${CALL_TIMEOUT_MS / 1000} s`));
+      }, CALL_TIMEOUT_MS);
       this.pending.set(id, (r) => {
+        clearTimeout(timer);
         if (r.type === 'error') reject(new Error(r.message));
         else resolve(r as ReplyOf<T>);
       });
