@@ -5,52 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { TestClient } from './helpers/client.js';
 import type { Received } from './helpers/client.js';
 import { startTestServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
+import { ClientPool, lines, mask, settle } from './helpers/clients.js';
 
 const SERVER = 'test.natter';
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 let server: TestServer;
-let serial = 0;
-let open: TestClient[] = [];
-
-async function connect(name: string, caps: string[] = []): Promise<TestClient> {
-  const client = await TestClient.register(server.port, `${name}${++serial}`, { caps });
-  open.push(client);
-  return client;
-}
-
-function room(): string {
-  return `#room${++serial}`;
-}
-
-function mask(client: TestClient): string {
-  return `${client.nick}!~${client.nick}@127.0.0.1`;
-}
-
-async function lines(client: TestClient): Promise<string[]> {
-  return (await client.roundtrip()).map((m) => m.raw);
-}
-
-async function settle(...clients: TestClient[]): Promise<void> {
-  await Promise.all(clients.map((c) => c.roundtrip()));
-}
-
-async function join(client: TestClient, channel: string): Promise<void> {
-  client.send(`JOIN ${channel}`);
-  await client.expect((m) => m.command === '366' && m.params[1] === channel);
-  client.drain();
-}
-
-async function roomWith(...clients: TestClient[]): Promise<string> {
-  const channel = room();
-  for (const client of clients) await join(client, channel);
-  await settle(...clients);
-  return channel;
-}
+const pool = new ClientPool(() => server.port);
+const { connect, room, roomWith } = pool;
 
 function only(received: Received[]): Received {
   assert.equal(received.length, 1, `expected one message, got:\n${received.map((m) => m.raw).join('\n')}`);
@@ -64,8 +29,7 @@ describe('messages', () => {
     server = await startTestServer();
   });
   afterEach(() => {
-    for (const client of open) client.close();
-    open = [];
+    pool.closeAll();
   });
   after(async () => {
     await server.stop();

@@ -9,49 +9,15 @@ import { hash } from '@node-rs/argon2';
 import { TestClient } from './helpers/client.js';
 import { startTestServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
+import { ClientPool, lines, mask, settle } from './helpers/clients.js';
 
 const SERVER = 'test.natter';
 const OPER_PASSWORD = 'correct-horse';
 const LIST_ENTRIES = 3;
 
 let server: TestServer;
-let serial = 0;
-let open: TestClient[] = [];
-
-async function connect(name: string, caps: string[] = []): Promise<TestClient> {
-  const client = await TestClient.register(server.port, `${name}${++serial}`, { caps });
-  open.push(client);
-  return client;
-}
-
-function room(): string {
-  return `#room${++serial}`;
-}
-
-function mask(client: TestClient): string {
-  return `${client.nick}!~${client.nick}@127.0.0.1`;
-}
-
-async function lines(client: TestClient): Promise<string[]> {
-  return (await client.roundtrip()).map((m) => m.raw);
-}
-
-async function settle(...clients: TestClient[]): Promise<void> {
-  await Promise.all(clients.map((c) => c.roundtrip()));
-}
-
-async function join(client: TestClient, channel: string): Promise<void> {
-  client.send(`JOIN ${channel}`);
-  await client.expect((m) => m.command === '366' && m.params[1] === channel);
-  client.drain();
-}
-
-async function roomWith(...clients: TestClient[]): Promise<string> {
-  const channel = room();
-  for (const client of clients) await join(client, channel);
-  await settle(...clients);
-  return channel;
-}
+const pool = new ClientPool(() => server.port);
+const { connect, room, roomWith } = pool;
 
 /** Sends a MODE change and returns the lines the sender got for it. */
 async function mode(client: TestClient, channel: string, change: string): Promise<string[]> {
@@ -111,8 +77,7 @@ describe('channel modes', () => {
     server = await startTestServer({ opers: [{ name: 'root', password }], limits: { listEntries: LIST_ENTRIES } });
   });
   afterEach(() => {
-    for (const client of open) client.close();
-    open = [];
+    pool.closeAll();
   });
   after(async () => {
     await server.stop();

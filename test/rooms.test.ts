@@ -8,52 +8,14 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { TestClient } from './helpers/client.js';
 import { startTestServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
+import { ClientPool, join, lines, mask, settle } from './helpers/clients.js';
 
 const SERVER = 'test.natter';
 const CHANNELS_PER_USER = 5;
 
 let server: TestServer;
-let serial = 0;
-let open: TestClient[] = [];
-
-async function connect(name: string, caps: string[] = []): Promise<TestClient> {
-  const client = await TestClient.register(server.port, `${name}${++serial}`, { caps });
-  open.push(client);
-  return client;
-}
-
-function room(): string {
-  return `#room${++serial}`;
-}
-
-/** nick!user@host as the server shows it for a TestClient. */
-function mask(client: TestClient): string {
-  return `${client.nick}!~${client.nick}@127.0.0.1`;
-}
-
-/** The raw lines a client received up to now (a PING barrier), clearing them. */
-async function lines(client: TestClient): Promise<string[]> {
-  return (await client.roundtrip()).map((m) => m.raw);
-}
-
-async function settle(...clients: TestClient[]): Promise<void> {
-  await Promise.all(clients.map((c) => c.roundtrip()));
-}
-
-/** Joins and waits for the end of NAMES, consuming the join burst. */
-async function join(client: TestClient, channel: string, key?: string): Promise<void> {
-  client.send(key === undefined ? `JOIN ${channel}` : `JOIN ${channel} ${key}`);
-  await client.expect((m) => m.command === '366' && m.params[1] === channel);
-  client.drain();
-}
-
-/** Joins everyone (the first creates the room and is its operator), then clears every inbox. */
-async function roomWith(...clients: TestClient[]): Promise<string> {
-  const channel = room();
-  for (const client of clients) await join(client, channel);
-  await settle(...clients);
-  return channel;
-}
+const pool = new ClientPool(() => server.port);
+const { connect, room, roomWith } = pool;
 
 async function mode(op: TestClient, channel: string, change: string): Promise<void> {
   op.send(`MODE ${channel} ${change}`);
@@ -65,8 +27,7 @@ describe('rooms', () => {
     server = await startTestServer({ limits: { channelsPerUser: CHANNELS_PER_USER } });
   });
   afterEach(() => {
-    for (const client of open) client.close();
-    open = [];
+    pool.closeAll();
   });
   after(async () => {
     await server.stop();

@@ -4,7 +4,7 @@
  */
 import { guardNick, isServiceNick } from '../core/accounts.js';
 import type { CommandContext } from './context.js';
-import type { CommandTable } from './types.js';
+import type { CommandSpec, CommandTable } from './types.js';
 
 /**
  * `args` are the words after the command; `rest` is the text after the command word as sent (inner spaces kept),
@@ -65,29 +65,19 @@ export async function protectNick(ctx: CommandContext): Promise<void> {
   );
 }
 
+/** `NS text` and `NICKSERV text` (likewise CS, CHANSERV): the parameters, joined, go to the service. */
+function serviceAlias(service: string): CommandSpec {
+  return {
+    minParams: 1,
+    handler(ctx, message) {
+      return runService(ctx, service, message.params.join(' '));
+    },
+  };
+}
+
 export const serviceCommands: CommandTable = {
-  NS: {
-    minParams: 1,
-    handler(ctx, message) {
-      return runService(ctx, 'nickserv', message.params.join(' '));
-    },
-  },
-  NICKSERV: {
-    minParams: 1,
-    handler(ctx, message) {
-      return runService(ctx, 'nickserv', message.params.join(' '));
-    },
-  },
-  CS: {
-    minParams: 1,
-    handler(ctx, message) {
-      return runService(ctx, 'chanserv', message.params.join(' '));
-    },
-  },
-  CHANSERV: {
-    minParams: 1,
-    handler(ctx, message) {
-      return runService(ctx, 'chanserv', message.params.join(' '));
-    },
-  },
+  NS: serviceAlias('nickserv'),
+  NICKSERV: serviceAlias('nickserv'),
+  CS: serviceAlias('chanserv'),
+  CHANSERV: serviceAlias('chanserv'),
 };
