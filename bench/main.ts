@@ -9,7 +9,7 @@ import { nowUs } from './clock.js';
 import { parseTarget, requireLoopback, sourceAddresses } from './loopback.js';
 import { WorkerPool } from './pool.js';
 import { machineInfo, processExists } from './proc.js';
-import { computeMedians, renderMarkdown, renderTables } from './report.js';
+import { computeMedians, renderAllTables, renderMarkdown } from './report.js';
 import type { Results, ServerInfo, ServerRun } from './report.js';
 import type { Context, Target } from './scenarios/common.js';
 import { runConnect } from './scenarios/connect.js';
@@ -26,6 +26,8 @@ import {
   startServer,
 } from './servers.js';
 import type { RunningServer, ServerName } from './servers.js';
+import { VARIANTS, VARIANT_SPECS, medianKey, parseVariants } from './variants.js';
+import type { Variant } from './variants.js';
 
 const HELP = `Usage: npm run bench -- [options]
 
@@ -44,6 +46,9 @@ Scenarios
   --scenario LIST       connect,fanout,ramp,dm or all (default: all). fanout = fixed rate; ramp = highest rate
   --repeat N            run everything N times per server and report medians (default 1)
   --quick               small sizes for a smoke run (about 30 s per server)
+  --variants LIST       Natter's variants: ${VARIANTS.join(',')} or all (default: plain). Each runs the scenarios
+                        on a fresh Natter and is reported beside plain with the ratio variant / plain; tls = every
+                        client dials Natter's --listen-tls port. The reference servers run plain only
 
 connect
   --clients N           clients to connect (default 10000; quick 300)
@@ -79,7 +84,8 @@ Generator
 
 Examples
   npm run bench -- --quick --against inspircd,ngircd
-  npm run bench -- --against all --repeat 3
+  npm run bench -- --quick --variants plain,tls
+  npm run bench -- --against all --repeat 3 --variants plain,tls
   npm run bench -- --target 127.0.0.1:6667 --pid 1234 --scenario ramp --members 200 --senders 10
 `;
 
@@ -93,6 +99,7 @@ const { values: args } = parseArgs({
     scenario: { type: 'string' },
     repeat: { type: 'string' },
     quick: { type: 'boolean' },
+    variants: { type: 'string' },
     clients: { type: 'string' },
     'connect-rate': { type: 'string' },
     members: { type: 'string' },
@@ -162,6 +169,12 @@ const opts = {
   quietWait: num('quiet-wait', 60, 5, 0, 3600),
 };
 
+const variants: Variant[] = parseVariants(args.variants);
+if (variants.some((v) => v !== 'plain')) {
+  if (args.target !== undefined) throw new Error('--variants: only plain with --target (the bench starts variants)');
+  if (args['no-natter'] === true) throw new Error("--variants: the variants are Natter's; --no-natter leaves it out");
+}
+
 const SCENARIOS = ['connect', 'fanout', 'ramp', 'dm'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const wanted: Scenario[] = (() => {
@@ -183,19 +196,33 @@ function log(line: string): void {
   process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 }
 
-async function runScenarios(target: Target, repeat: number, version: string): Promise<ServerRun> {
-  const run: ServerRun = { server: target.name, version, repeat, errors: [] };
+async function runScenarios(
+  target: Target,
+  repeat: number,
+  version: string,
+  variant: Variant = 'plain',
+): Promise<ServerRun> {
+  // Plain runs carry no variant field: their JSON is what it was before variants existed.
+  const run: ServerRun = {
+    server: target.name,
+    ...(variant === 'plain' ? {} : { variant }),
+    version,
+    repeat,
+    errors: [],
+  };
   // With --sender-thread, one more worker than asked for: the fan-out's senders get it to themselves (workerOf).
   const pool = await WorkerPool.start(opts.workers + (senderThread ? 1 : 0), {
     host: target.host,
     port: target.port,
     sourceAddrs: sourceAddresses(sourceAddrCount),
+    tls: VARIANT_SPECS[variant].transport === 'tls',
   });
+  const label = medianKey(target.name, variant);
   const ctx: Context = {
     pool,
     target,
     log: (l) => {
-      log(`[${target.name}] ${l}`);
+      log(`[${label}] ${l}`);
     },
     generation: repeat * 7,
     epoch: Math.floor(nowUs()) % 1000,
@@ -314,30 +341,56 @@ async function main(): Promise<void> {
     if (available.length === 0) throw new Error('none of the requested servers is installed');
     const stale = available.includes('natter') ? staleBuildWarning() : undefined;
     if (stale !== undefined) log(`warning: ${stale}`);
-    // Servers run one at a time (the machine is shared), in turn per repeat so drift hits them all alike.
+    // The notes of Natter's variants: what each adds to its command line.
+    const variantNotes = variants
+      .filter((v) => v !== 'plain')
+      .map((v) => {
+        const extra = VARIANT_SPECS[v].natterArgs.join(' ').replace(/\{\{(\w+)\}\}/g, '$1');
+        return `Variant ${v}: the same, plus \`${extra}\`.`;
+      });
+    const noteServer = (name: ServerName, version: string): void => {
+      if (servers.some((s) => s.name === name)) return;
+      const notes = [...configNotes(name), ...(name === 'natter' ? variantNotes : [])];
+      servers.push({ name, version, config: configPath(name), notes });
+    };
+    // Servers run one at a time (the machine is shared), in turn per repeat so drift hits them all alike; Natter's
+    // variants each on a fresh Natter, right after one another.
     for (let r = 1; r <= opts.repeat; r++) {
       for (const name of available) {
-        let server: RunningServer | undefined;
-        try {
-          server = await startServer(name);
-          requireLoopback(server.host);
-          if (servers.every((s) => s.name !== name)) {
-            servers.push({ name, version: server.version, config: configPath(name), notes: configNotes(name) });
+        for (const variant of name === 'natter' ? variants : (['plain'] as const)) {
+          const label = medianKey(name, variant);
+          let server: RunningServer | undefined;
+          try {
+            server = await startServer(name, variant);
+            requireLoopback(server.host);
+            noteServer(name, server.version);
+            const tlsNote = server.tlsPort === undefined ? '' : ` (TLS on ${server.tlsPort})`;
+            log(
+              `== ${label} (${server.version}) on ${server.host}:${server.port}${tlsNote}, pid ${server.pid}, ` +
+                `run ${r}/${opts.repeat}`,
+            );
+            runs.push(
+              await runScenarios(
+                { name, host: server.host, port: server.clientPort, pid: server.pid },
+                r,
+                server.version,
+                variant,
+              ),
+            );
+          } catch (err) {
+            const msg = err instanceof Error ? err.message : String(err);
+            log(`${label} FAILED: ${msg}`);
+            runs.push({
+              server: name,
+              ...(variant === 'plain' ? {} : { variant }),
+              version: server?.version ?? '?',
+              repeat: r,
+              errors: [msg],
+            });
+            noteServer(name, '?');
+          } finally {
+            await server?.stop();
           }
-          log(
-            `== ${name} (${server.version}) on ${server.host}:${server.port}, pid ${server.pid}, run ${r}/${opts.repeat}`,
-          );
-          runs.push(
-            await runScenarios({ name, host: server.host, port: server.port, pid: server.pid }, r, server.version),
-          );
-        } catch (err) {
-          const msg = err instanceof Error ? err.message : String(err);
-          log(`${name} FAILED: ${msg}`);
-          runs.push({ server: name, version: server?.version ?? '?', repeat: r, errors: [msg] });
-          if (servers.every((s) => s.name !== name))
-            servers.push({ name, version: '?', config: configPath(name), notes: configNotes(name) });
-        } finally {
-          await server?.stop();
         }
       }
     }
@@ -357,13 +410,13 @@ async function main(): Promise<void> {
     finishedAt: new Date().toISOString(),
     command,
     machine: machineInfo(),
-    options: { ...opts, scenarios: wanted, sourceAddrs: sourceAddrCount, quick, senderThread },
+    options: { ...opts, scenarios: wanted, variants, sourceAddrs: sourceAddrCount, quick, senderThread },
     servers,
     runs,
     medians: computeMedians(runs),
     reproduce,
   };
-  process.stdout.write(`\n${renderTables(results)}\n`);
+  process.stdout.write(`\n${renderAllTables(results)}\n`);
   if (args['no-write'] === true) return;
   const scratch = quick || args.target !== undefined;
   const mdPath = args.md ?? join(REPO_ROOT, scratch ? 'bench/results/latest.md' : 'docs/BENCHMARKS.md');

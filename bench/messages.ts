@@ -7,6 +7,8 @@ export interface WorkerConfig {
   port: number;
   /** Source addresses to spread the clients over (all loopback). */
   sourceAddrs: string[];
+  /** Dial with TLS (the `tls` variant) instead of plain TCP. */
+  tls: boolean;
 }
 
 export interface ClientSpec {

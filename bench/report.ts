@@ -1,14 +1,19 @@
 /**
- * Turns the runs into docs/BENCHMARKS.md (medians per server, and the ratio Natter / peer for every figure) and a
- * JSON file with every raw result.
+ * Turns the runs into docs/BENCHMARKS.md (medians per server, and the ratio Natter / peer for every figure; for each
+ * variant such as TLS, Natter's figures beside its plain ones with the ratio variant / plain) and a JSON file with
+ * every raw result.
  */
 import type { ConnectResult } from './scenarios/connect.js';
 import type { RampResult } from './scenarios/fanout.js';
 import type { StepResult } from './scenarios/step.js';
 import type { MachineInfo } from './proc.js';
+import { VARIANTS, VARIANT_SPECS, medianKey } from './variants.js';
+import type { Variant } from './variants.js';
 
 export interface ServerRun {
   server: string;
+  /** Absent in plain runs (and in results written before variants existed). */
+  variant?: Variant;
   version: string;
   repeat: number;
   connect?: ConnectResult;
@@ -35,7 +40,7 @@ export interface Results {
   options: Record<string, unknown>;
   servers: ServerInfo[];
   runs: ServerRun[];
-  /** Per server, per figure id: the median over the repeats. */
+  /** Per server, per figure id: the median over the repeats. Variants are keyed `server+variant` (medianKey). */
   medians: Record<string, Record<string, number>>;
   /** The commands that reproduce the run (install steps included). */
   reproduce?: string[];
@@ -51,6 +56,8 @@ interface Figure {
   better: 'higher' | 'lower' | 'info';
   digits: number;
   get(run: ServerRun): number | undefined;
+  /** Shown only in the variant tables (the per-scenario tables keep their rows); still in the medians. */
+  variantOnly?: boolean;
 }
 
 const kb = (b: number): number => b / 1024;
@@ -207,6 +214,28 @@ export const FIGURES: Figure[] = [
     digits: 2,
     get: (r) => (r.connect === undefined ? undefined : kb(r.connect.rssPerClientBytes)),
   },
+  {
+    // What a TLS handshake costs the server shows here, not in the paced registration rate.
+    id: 'connect.cpuPerRegistration',
+    section: 'connect',
+    label: 'server CPU-ms per registration',
+    better: 'lower',
+    digits: 3,
+    get: (r) =>
+      r.connect === undefined || r.connect.registered === 0
+        ? undefined
+        : (r.connect.cpu.serverSeconds * 1000) / r.connect.registered,
+    variantOnly: true,
+  },
+  {
+    id: 'connect.generatorCores',
+    section: 'connect',
+    label: 'CPU cores while dialling: load generator',
+    better: 'info',
+    digits: 3,
+    get: (r) => r.connect?.cpu.generatorCores,
+    variantOnly: true,
+  },
   ...stepFigures('fanout', 'deliveries'),
   {
     id: 'ramp.maxRate',
@@ -268,9 +297,9 @@ export function median(values: number[]): number {
 
 export function computeMedians(runs: ServerRun[]): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};
-  const servers = [...new Set(runs.map((r) => r.server))];
-  for (const s of servers) {
-    const mine = runs.filter((r) => r.server === s);
+  const keys = [...new Set(runs.map((r) => medianKey(r.server, r.variant)))];
+  for (const s of keys) {
+    const mine = runs.filter((r) => medianKey(r.server, r.variant) === s);
     const m: Record<string, number> = {};
     for (const f of FIGURES) {
       const vals = mine.map((r) => f.get(r)).filter((x): x is number => x !== undefined);
@@ -315,7 +344,7 @@ export function renderTables(results: Results): string {
   const peers = servers.filter((s) => s !== natter);
   const lines: string[] = [];
   for (const section of ['connect', 'fanout', 'ramp', 'dm'] as const) {
-    const figs = FIGURES.filter((f) => f.section === section);
+    const figs = FIGURES.filter((f) => f.section === section && f.variantOnly !== true);
     if (!servers.some((s) => figs.some((f) => results.medians[s]?.[f.id] !== undefined))) continue;
     lines.push(`### ${SECTION_TITLES[section](results.options)}`, '');
     const head = ['figure', ...servers];
@@ -335,6 +364,69 @@ export function renderTables(results: Results): string {
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/** The variants other than plain that some run used, in VARIANTS order. */
+function variantsIn(results: Results): Variant[] {
+  return VARIANTS.filter((v) => v !== 'plain' && results.runs.some((r) => r.variant === v));
+}
+
+/** Whether a ratio variant / plain means more than twice the cost (issue 3 asks for at most 2×). */
+function beyondTwice(f: Figure, variantValue: number | undefined, plainValue: number | undefined): boolean {
+  if (variantValue === undefined || plainValue === undefined) return false;
+  if (!Number.isFinite(variantValue) || !Number.isFinite(plainValue)) return false;
+  if (f.better === 'lower') return variantValue > 2 * plainValue;
+  if (f.better === 'higher') return 2 * variantValue < plainValue;
+  return false;
+}
+
+/**
+ * One table per variant and server (only Natter runs variants): every figure plain | variant | variant / plain, the
+ * ratio in bold when it means more than twice the cost.
+ */
+export function renderVariantTables(results: Results): string {
+  const lines: string[] = [];
+  for (const variant of variantsIn(results)) {
+    const spec = VARIANT_SPECS[variant];
+    const servers = [...new Set(results.runs.filter((r) => r.variant === variant).map((r) => r.server))];
+    for (const server of servers) {
+      const plain = results.medians[medianKey(server, 'plain')];
+      const other = results.medians[medianKey(server, variant)];
+      const who = server === 'natter' ? 'Natter' : server;
+      lines.push(
+        `### ${server === 'natter' ? spec.title : `${server} with ${variant}`}`,
+        '',
+        `The same scenarios and sizes as above with ${spec.description}, against a fresh ${who}. The reference ` +
+          `servers run plain only, so ${variant} / plain compares ${who} with itself: above 1× is better for ↑ ` +
+          'figures and worse for ↓ ones; **bold** marks more than twice the cost.',
+        '',
+        `| figure | plain | ${variant} | ${variant} / plain |`,
+        '|---|---:|---:|---:|',
+      );
+      for (const section of ['connect', 'fanout', 'ramp', 'dm'] as const) {
+        const figs = FIGURES.filter((f) => f.section === section);
+        if (!figs.some((f) => plain?.[f.id] !== undefined || other?.[f.id] !== undefined)) continue;
+        lines.push(`| **${section}** | | | |`);
+        for (const f of figs) {
+          const a = other?.[f.id];
+          const b = plain?.[f.id];
+          const r = f.better === 'info' ? '' : ratio(a, b);
+          lines.push(
+            `| ${f.label}${f.better === 'higher' ? ' ↑' : f.better === 'lower' ? ' ↓' : ''} | ` +
+              `${fmt(b, f.digits)} | ${fmt(a, f.digits)} | ${beyondTwice(f, a, b) ? `**${r}**` : r} |`,
+          );
+        }
+      }
+      lines.push('');
+    }
+  }
+  return lines.join('\n');
+}
+
+/** The per-scenario tables, then the variant tables when there are variant runs. */
+export function renderAllTables(results: Results): string {
+  const variants = renderVariantTables(results);
+  return variants === '' ? renderTables(results) : `${renderTables(results)}\n${variants}`;
 }
 
 export function renderMarkdown(results: Results, jsonPath: string): string {
@@ -371,7 +463,7 @@ export function renderMarkdown(results: Results, jsonPath: string): string {
     '',
     '## Results',
     '',
-    renderTables(results),
+    renderAllTables(results),
     '## How the figures are measured',
     '',
     '- Each client is a plain IRC connection (`NICK`/`USER`, no CAP); PINGs are answered. Clients are spread over ' +
@@ -392,6 +484,12 @@ export function renderMarkdown(results: Results, jsonPath: string): string {
     '- The C servers run as `nobody` in a private mount namespace whose /etc/resolv.conf names a stub DNS on ' +
       'loopback that answers every query NXDOMAIN at once: ircd-hybrid looks up every client and cannot be told ' +
       'not to, and no lookup may leave the machine.',
+    ...variantsIn(results).map(
+      (v) =>
+        `- ${VARIANT_SPECS[v].title}: the same scenarios with ${VARIANT_SPECS[v].description}. Each variant runs ` +
+        'on a Natter of its own, started right after the plain one in every repeat; the reference servers run ' +
+        'plain only.',
+    ),
     '- The CPU split matters on this shared machine: when "everything else" is large, another process was busy ' +
       "and the run is noisy. The load generator reports its worker threads' event-loop utilization in the JSON " +
       '(`workerElu`, near 1 = saturated) and how late its send timer ran (`maxSendLagMs`).',
@@ -410,7 +508,9 @@ export function renderMarkdown(results: Results, jsonPath: string): string {
   for (const s of results.servers) {
     out.push(`### ${s.name}`, '', ...s.notes, '');
   }
-  const errors = results.runs.flatMap((r) => r.errors.map((e) => `- ${r.server} (run ${r.repeat}): ${e}`));
+  const errors = results.runs.flatMap((r) =>
+    r.errors.map((e) => `- ${medianKey(r.server, r.variant)} (run ${r.repeat}): ${e}`),
+  );
   if (errors.length > 0) out.push('## Errors during the runs', '', ...errors.slice(0, 40), '');
   return out.join('\n');
 }

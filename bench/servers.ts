@@ -22,6 +22,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './clock.js';
 import { startStubDns } from './dns.js';
+import { VARIANT_SPECS } from './variants.js';
+import type { Variant } from './variants.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const SERVERS_DIR = join(REPO_ROOT, 'bench', 'servers');
@@ -31,9 +33,14 @@ export type ServerName = 'natter' | (typeof REFERENCE_SERVERS)[number];
 
 export interface RunningServer {
   name: ServerName;
+  variant: Variant;
   version: string;
   host: string;
   port: number;
+  /** The TLS listener's port, when the variant has one. */
+  tlsPort: number | undefined;
+  /** Where the variant's clients dial: `port`, or `tlsPort` for the tls variant. */
+  clientPort: number;
   pid: number;
   dir: string;
   logFile: string;
@@ -41,7 +48,7 @@ export interface RunningServer {
 }
 
 interface Recipe {
-  /** The config file under bench/servers/<name>/, rendered with {{PORT}}, {{DIR}}, {{MODULES}}. */
+  /** The config file under bench/servers/<name>/, rendered with {{PORT}}, {{TLSPORT}}, {{DIR}}, {{MODULES}}. */
   config: string;
   binary(): string | undefined;
   args(bin: string, conf: string, dir: string): string[];
@@ -212,17 +219,30 @@ process.on('exit', () => {
   for (const c of live) if (c.pid !== undefined && c.exitCode === null) process.kill(c.pid, 'SIGKILL');
 });
 
-export async function startServer(name: ServerName): Promise<RunningServer> {
+/**
+ * Starts `name` on a free loopback port. A variant other than plain (Natter only) adds its `natter serve` arguments;
+ * the tls variant also gets a second free port for `--listen-tls`, and the server is ready when both ports accept.
+ */
+export async function startServer(name: ServerName, variant: Variant = 'plain'): Promise<RunningServer> {
   const recipe = RECIPES[name];
+  const spec = VARIANT_SPECS[variant];
+  if (variant !== 'plain' && name !== 'natter') throw new Error(`${name}: the ${variant} variant is Natter's only`);
   const bin = recipe.binary();
   if (bin === undefined) throw new Error(`${name}: ${installHint(name)}`);
   const port = await freePort();
+  let tlsPort: number | undefined;
+  if (spec.transport === 'tls') {
+    do {
+      tlsPort = await freePort();
+    } while (tlsPort === port);
+  }
   const dir = mkdtempSync(join(tmpdir(), `natter-bench-${name}-`));
   const asNobody = recipe.unprivileged && process.getuid?.() === 0;
   if (asNobody) chownSync(dir, 65534, 65534);
   const render = (s: string): string =>
     s
       .replaceAll('{{PORT}}', String(port))
+      .replaceAll('{{TLSPORT}}', String(tlsPort ?? 0))
       .replaceAll('{{DIR}}', dir)
       .replaceAll('{{MODULES}}', '/usr/lib/ircd-hybrid/modules');
   const template = readFileSync(join(SERVERS_DIR, recipe.config), 'utf8');
@@ -232,7 +252,7 @@ export async function startServer(name: ServerName): Promise<RunningServer> {
   const out = openSync(logFile, 'a');
   const dns = asNobody ? await startStubDns() : undefined;
   let command = name === 'natter' ? process.execPath : bin;
-  let args = recipe.args(bin, conf, dir).map(render);
+  let args = [...recipe.args(bin, conf, dir), ...spec.natterArgs].map(render);
   if (asNobody) {
     // ircd-hybrid resolves every client's address with its own resolver, using the nameserver in /etc/resolv.conf,
     // which is not on this machine. The C servers therefore run in a private mount namespace whose resolv.conf
@@ -286,8 +306,10 @@ export async function startServer(name: ServerName): Promise<RunningServer> {
     rmSync(dir, { recursive: true, force: true });
   };
 
-  // Ready when the port accepts connections; fail early if the process dies (bad config, missing module).
+  // Ready when the port (and the TLS port) accept connections; fail early if the process dies (bad config, missing
+  // module). The TLS port is only dialled, without a handshake: Natter logs the aborted handshake at debug level.
   const readyBy = Date.now() + 20_000;
+  const ports = tlsPort === undefined ? [port] : [port, tlsPort];
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       const log = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
@@ -295,14 +317,27 @@ export async function startServer(name: ServerName): Promise<RunningServer> {
       rmSync(dir, { recursive: true, force: true });
       throw new Error(`${name} exited during start-up (${child.exitCode ?? child.signalCode}); its output:\n${log}`);
     }
-    if (await canConnect(port)) break;
+    const open = await Promise.all(ports.map((p) => canConnect(p)));
+    if (open.every(Boolean)) break;
     if (Date.now() > readyBy) {
       await stop();
-      throw new Error(`${name} did not accept connections on 127.0.0.1:${port} within 20 s`);
+      throw new Error(`${name} did not accept connections on 127.0.0.1:${ports.join(' and ')} within 20 s`);
     }
     await sleep(100);
   }
-  return { name, version: recipe.version(bin), host: '127.0.0.1', port, pid, dir, logFile, stop };
+  return {
+    name,
+    variant,
+    version: recipe.version(bin),
+    host: '127.0.0.1',
+    port,
+    tlsPort,
+    clientPort: tlsPort ?? port,
+    pid,
+    dir,
+    logFile,
+    stop,
+  };
 }
 
 /** The comment block at the top of a server's bench config: the list of changes we made, for the report. */

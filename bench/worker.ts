@@ -4,6 +4,7 @@
  */
 import { connect as dial } from 'node:net';
 import type { Socket } from 'node:net';
+import { connect as dialTls, createSecureContext } from 'node:tls';
 import { parentPort, workerData } from 'node:worker_threads';
 import { nowUs } from './clock.js';
 import { Histogram } from './histogram.js';
@@ -83,7 +84,10 @@ class Conn implements LineSink {
   readonly local: number;
   readonly nick: string;
   readonly splitter = new LineSplitter();
+  /** The connection: a TCP socket, or with the tls variant the TLS socket over `raw`. */
   socket: Socket | undefined;
+  /** tls variant: the TCP socket under the TLS one (closeAll resets it). */
+  raw: Socket | undefined;
   state = DIALLING;
   dialUs = 0;
   /** dm: the client this one hears from. */
@@ -199,6 +203,10 @@ const byIndex = new Map<number, Conn>();
 
 function dialConn(conn: Conn, sourceAddr: string | undefined): void {
   conn.dialUs = nowUs();
+  if (config.tls) {
+    dialTlsConn(conn, sourceAddr);
+    return;
+  }
   const socket = dial({
     host: config.host,
     port: config.port,
@@ -221,6 +229,47 @@ function dialConn(conn: Conn, sourceAddr: string | undefined): void {
   socket.on('error', (err: NodeJS.ErrnoException) => {
     conn.lastError = err.code ?? err.message;
   });
+  socket.on('close', () => {
+    conn.onClose();
+  });
+}
+
+/** tls variant: one client context for the worker (a context per connection would cost an SSL_CTX each). */
+const tlsContext = config.tls ? createSecureContext({}) : undefined;
+
+/**
+ * The tls variant's dial. The TLS socket runs over a TCP socket dialled like the plain path's (noDelay, source
+ * address), which closeAll can reset: resetAndDestroy takes only a TCP handle, not a TLS socket's. node:tls has no
+ * `onread`, so decrypted reads come as 'data' chunks (a Buffer from Node per read) fed to the same splitter; lines cut
+ * at a chunk's end are carried over as with the shared read buffer. Every dial is a full handshake: no session is
+ * offered for resumption. No servername (SNI takes no IP address) and no verification: the server's certificate is
+ * the self-signed one Natter makes.
+ */
+function dialTlsConn(conn: Conn, sourceAddr: string | undefined): void {
+  const raw = dial({
+    host: config.host,
+    port: config.port,
+    ...(sourceAddr !== undefined ? { localAddress: sourceAddr } : {}),
+    noDelay: true,
+  });
+  raw.on('error', (err: NodeJS.ErrnoException) => {
+    conn.lastError = err.code ?? err.message;
+  });
+  const socket = dialTls({ socket: raw, secureContext: tlsContext, rejectUnauthorized: false });
+  conn.raw = raw;
+  conn.socket = socket;
+  conn.state = REGISTERING;
+  socket.on('secureConnect', () => {
+    socket.write(`NICK ${conn.nick}\r\nUSER ${conn.nick} 0 * :${conn.nick}\r\n`);
+  });
+  socket.on('data', (chunk: Buffer) => {
+    readNowUs = nowUs();
+    conn.splitter.feed(chunk, chunk.length, conn);
+  });
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    conn.lastError = err.code ?? err.message;
+  });
+  // Also when the TCP socket under it closes: the TLS socket is destroyed with it.
   socket.on('close', () => {
     conn.onClose();
   });
@@ -516,7 +565,7 @@ function closeAll(done: (closed: number) => void): void {
   // A reset instead of QUIT: thousands of clients leave at once without a TIME_WAIT socket each on our side.
   for (const c of open) {
     c.closing = true;
-    c.socket?.resetAndDestroy();
+    (c.raw ?? c.socket)?.resetAndDestroy();
   }
 }
 
