@@ -3,7 +3,6 @@
  * (an intruder who does not log in within the grace period is renamed to a guest nick).
  */
 import type { Authenticator } from './auth.js';
-import { ChatError } from './errors.js';
 import type { Network } from './network.js';
 import type { Session } from './session.js';
 import type { AccountRecord, Store } from './store.js';
@@ -127,9 +126,4 @@ export function guestNick(network: Network): string {
 export function mayGhost(network: Network, caller: Session, target: Session): boolean {
   if (caller.accountId === undefined || target === caller) return false;
   return target.accountId === caller.accountId || network.fold(caller.account ?? '') === target.nickFolded;
-}
-
-export function requireLoggedIn(session: Session): number {
-  if (session.accountId === undefined) throw new ChatError('noPrivileges', [], 'You must be logged in to an account for this');
-  return session.accountId;
 }

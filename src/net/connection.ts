@@ -123,14 +123,6 @@ export class Connection implements SessionLink, LineSink {
     this.host.replyRaw(this, '417', ['Input line was too long']);
   }
 
-  /** For transports that deliver whole lines (WebSocket messages). */
-  receiveLine(text: string): void {
-    if (this.closing) return;
-    this.lastActivity = this.host.now();
-    const bytes = Buffer.from(text, 'utf8');
-    this.line(bytes, 0, bytes.length);
-  }
-
   private enqueueLine(text: string): void {
     if (this.held !== undefined || this.busy || !this.takeToken()) {
       this.hold(text);
@@ -240,9 +232,5 @@ export class Connection implements SessionLink, LineSink {
     this.out.length = 0;
     this.outBytes = 0;
     this.transport.destroy();
-  }
-
-  get queuedBytes(): number {
-    return this.outBytes + this.transport.writableLength;
   }
 }
