@@ -51,11 +51,19 @@ describe('registration', () => {
     client.send('CAP LS 302');
     client.send('NICK capper');
     client.send('USER capper 0 * :Cap Per');
-    const ls = await client.expect((m) => m.command === 'CAP' && m.params[1] === 'LS');
-    assert.equal(ls.params[0], '*', 'before NICK the reply is addressed to *');
-    const advertised = (ls.params.at(-1) ?? '').split(' ').map((token) => token.split('=')[0]);
+    // CAP LS 302 continues on further lines, each but the last with "*" before the list.
+    const tokens: string[] = [];
+    for (;;) {
+      const ls = await client.expect((m) => m.command === 'CAP' && m.params[1] === 'LS');
+      assert.equal(ls.params[0], '*', 'before NICK the reply is addressed to *');
+      tokens.push(...(ls.params.at(-1) ?? '').split(' '));
+      assert.ok(Buffer.byteLength(ls.raw) <= 510, 'each CAP LS line fits 512 bytes');
+      if (ls.params[2] !== '*') break;
+    }
+    const advertised = tokens.map((token) => token.split('=')[0]);
     assert.deepEqual(advertised.sort(), CAPABILITIES.map((cap) => cap.name).filter((name) => name !== 'sts').sort());
-    assert.ok((ls.params.at(-1) ?? '').split(' ').includes('sasl=PLAIN,SCRAM-SHA-256,EXTERNAL'), 'sasl lists its mechanisms');
+    assert.ok(tokens.includes('sasl=PLAIN,SCRAM-SHA-256,EXTERNAL'), 'sasl lists its mechanisms');
+    assert.ok(tokens.includes('draft/multiline=max-bytes=4096,max-lines=100'), 'multiline gives its limits');
     const meanwhile = await client.roundtrip();
     assert.ok(!meanwhile.some((m) => m.command === '001'), 'no welcome while negotiation is open');
     client.send('CAP REQ :multi-prefix server-time');

@@ -157,9 +157,9 @@ describe('TLS listener', () => {
       await withCert.registerAs('withcert');
       const without = await TestClient.connectTls(tlsPortOf(natter));
       await without.registerAs('without');
-      assert.equal(sessionOf(natter, 'withcert').certfp, normalizeFingerprint(clientCert.fingerprint));
-      assert.match(sessionOf(natter, 'withcert').certfp ?? '', /^[0-9a-f]{64}$/);
-      assert.equal(sessionOf(natter, 'without').certfp, undefined);
+      assert.equal(sessionOf(natter, "withcert").devices[0]?.certfp, normalizeFingerprint(clientCert.fingerprint));
+      assert.match(sessionOf(natter, "withcert").devices[0]?.certfp ?? '', /^[0-9a-f]{64}$/);
+      assert.equal(sessionOf(natter, "without").devices[0]?.certfp, undefined);
       await withCert.quit();
       await without.quit();
     } finally {

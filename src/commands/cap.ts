@@ -10,7 +10,7 @@ const MAX_CAP_LINE = 400;
 
 function sendCapList(ctx: CommandContext, subcommand: 'LS' | 'LIST', tokens: readonly string[]): void {
   const nick = ctx.session.nick;
-  const multiline = ctx.session.capVersion >= 302;
+  const multiline = ctx.device.capVersion >= 302;
   let line = '';
   for (const token of tokens) {
     if (line.length > 0 && line.length + token.length + 1 > MAX_CAP_LINE && multiline) {
@@ -23,21 +23,21 @@ function sendCapList(ctx: CommandContext, subcommand: 'LS' | 'LIST', tokens: rea
 }
 
 function capLs(ctx: CommandContext, version: string | undefined): void {
-  const { session } = ctx;
+  const { session, device } = ctx;
   const asked = Number(version ?? '301');
-  session.capVersion = Math.max(session.capVersion, Number.isFinite(asked) && asked >= 302 ? asked : 301);
+  device.capVersion = Math.max(device.capVersion, Number.isFinite(asked) && asked >= 302 ? asked : 301);
   // Spec: a client that sends CAP LS 302 has cap-notify enabled implicitly.
-  if (session.capVersion >= 302) session.caps |= Cap.capNotify;
-  if (!session.registered) session.capNegotiating = true;
-  sendCapList(ctx, 'LS', capabilityTokens(session.capVersion >= 302, ctx.server.capValues(session)));
+  if (device.capVersion >= 302) device.caps |= Cap.capNotify;
+  if (!session.registered) device.capNegotiating = true;
+  sendCapList(ctx, 'LS', capabilityTokens(device.capVersion >= 302, ctx.server.capValues(device)));
 }
 
 /** REQ is all or nothing: one unknown, unoffered, informational (sts) or sticky-disable request NAKs the whole list. */
 function capReq(ctx: CommandContext, requested: string): void {
-  const { session } = ctx;
-  if (!session.registered) session.capNegotiating = true;
-  let caps = session.caps;
-  const values = ctx.server.capValues(session);
+  const { session, device } = ctx;
+  if (!session.registered) device.capNegotiating = true;
+  let caps = device.caps;
+  const values = ctx.server.capValues(device);
   const names = requested.trim().split(/ +/).filter((n) => n.length > 0);
   for (const name of names) {
     const disabling = name.startsWith('-');
@@ -48,7 +48,7 @@ function capReq(ctx: CommandContext, requested: string): void {
     }
     caps = disabling ? caps & ~def.bit : caps | def.bit;
   }
-  session.caps = caps;
+  device.caps = caps;
   ctx.fromServer('CAP', [session.nick, 'ACK', requested]);
 }
 
@@ -63,14 +63,14 @@ export const capCommands: CommandTable = {
           capLs(ctx, message.params[1]);
           return;
         case 'LIST':
-          sendCapList(ctx, 'LIST', enabledCapNames(ctx.session.caps));
+          sendCapList(ctx, 'LIST', enabledCapNames(ctx.device.caps));
           return;
         case 'REQ':
           capReq(ctx, message.params[1] ?? '');
           return;
         case 'END':
-          if (!ctx.session.registered && ctx.session.capNegotiating) {
-            ctx.session.capNegotiating = false;
+          if (!ctx.session.registered && ctx.device.capNegotiating) {
+            ctx.device.capNegotiating = false;
             return tryCompleteRegistration(ctx);
           }
           return;

@@ -23,8 +23,8 @@ export function sendTopic(ctx: CommandContext, channel: Channel, always: boolean
 export function sendNames(ctx: CommandContext, channel: Channel): void {
   const { session } = ctx;
   const visible = channel.members.has(session) || session.isOper;
-  const allPrefixes = session.hasCap(Cap.multiPrefix);
-  const userhost = session.hasCap(Cap.userhostInNames);
+  const allPrefixes = ctx.device.hasCap(Cap.multiPrefix);
+  const userhost = ctx.device.hasCap(Cap.userhostInNames);
   const symbol = channel.modes.secret ? '@' : '=';
   let line = '';
   for (const membership of channel.members.values()) {
@@ -53,7 +53,8 @@ function handleJoin(ctx: CommandContext, channels: string, keys: string | undefi
     const channel = joinChannel(ctx.network, ctx.session, name, key === '' ? undefined : key);
     if (channel === undefined) return;
     sendTopic(ctx, channel, false);
-    sendNames(ctx, channel);
+    // draft/no-implicit-names: the client asks for NAMES itself when it wants them.
+    if (!ctx.device.hasCap(Cap.noImplicitNames)) sendNames(ctx, channel);
   });
 }
 

@@ -8,7 +8,9 @@ import { Outbound } from '../core/outbound.js';
 import type { Authenticator, LoginThrottle } from '../core/auth.js';
 import type { Store } from '../core/store.js';
 import type { CapValues } from '../protocol/caps.js';
-import type { Session } from '../core/session.js';
+import type { Device, Session } from '../core/session.js';
+import { Cap } from '../protocol/caps.js';
+import { escapeTagValue } from '../protocol/tags.js';
 import { isValidMiddleParam } from '../protocol/message.js';
 
 /** Services of the running server that commands need and core does not own. */
@@ -19,7 +21,7 @@ export interface ServerServices {
   /** Failed logins, keyed "account:<name>" and "ip:<address>". */
   readonly loginThrottle: LoginThrottle;
   /** Values of the conditional caps (sasl, sts, ...) as this session should see them. */
-  capValues(session: Session): CapValues;
+  capValues(device: Device): CapValues;
   readonly version: string;
   /** Where the configuration came from, for REHASH's reply. */
   readonly configSource: string;
@@ -31,14 +33,32 @@ export interface ServerServices {
   log(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string): void;
 }
 
+/** One queued reply, and the batch (by reference tag) it belongs to, if any. */
+interface Reply {
+  readonly message: Outbound;
+  readonly batch: string | undefined;
+}
+
 export class CommandContext {
   /** PASS given before registration, checked when registration completes. */
   pendingPassword: string | undefined = undefined;
-  private readonly replies: Outbound[] = [];
+  /** The label of the command being run (IRCv3 labeled-response), when its connection negotiated it. */
+  label: string | undefined = undefined;
+  /** True while a labeled command runs: the connection hands what it causes here (see captures()). */
+  capturing = false;
+  /** The session's prefix when the labeled command began (a NICK changes it mid-command). */
+  private captureSource = '';
+  private readonly replies: Reply[] = [];
+  /** Open batches, innermost last: what is queued now goes into the last one. */
+  private readonly openBatches: string[] = [];
+  private nextBatchRef = 0;
 
   constructor(
     readonly server: ServerServices,
-    readonly session: Session,
+    /** The user; replaced when this connection joins an account's session already online (multi-device). */
+    public session: Session,
+    /** This connection: replies go to it alone, and its caps decide their form. */
+    readonly device: Device,
   ) {}
 
   get network(): Network {
@@ -53,12 +73,12 @@ export class CommandContext {
   numeric(code: string, ...params: string[]): void {
     const last = params.length - 1;
     for (let i = 0; i < last; i++) if (!isValidMiddleParam(params[i] ?? '')) params[i] = '*';
-    this.replies.push(new Outbound(this.network.settings.serverName, code, [this.session.nick, ...params], this.network.clock.now()));
+    this.push(new Outbound(this.network.settings.serverName, code, [this.session.nick, ...params], this.network.clock.now()));
   }
 
   /** Any message to this client only. */
   send(source: string | undefined, command: string, params: readonly string[]): void {
-    this.replies.push(new Outbound(source, command, params, this.network.clock.now()));
+    this.push(new Outbound(source, command, params, this.network.clock.now()));
   }
 
   /** From the server, e.g. PONG, CAP, FAIL. */
@@ -66,9 +86,98 @@ export class CommandContext {
     this.send(this.network.settings.serverName, command, params);
   }
 
+  /** IRCv3 standard-replies: FAIL/WARN/NOTE <command> <code> [context...] :<description>. */
+  standardReply(kind: 'FAIL' | 'WARN' | 'NOTE', command: string, code: string, ...rest: string[]): void {
+    this.fromServer(kind, [command, code, ...rest]);
+  }
+
+  /** Starts a labeled command (IRCv3 labeled-response): its replies, and what it causes here, form one response. */
+  beginLabeled(label: string): void {
+    this.label = label;
+    this.capturing = true;
+    this.captureSource = this.session.prefix;
+  }
+
+  /**
+   * Whether a message reaching this connection during a labeled command is part of its response: what the user
+   * or the server sent (the JOIN echoed, the MODE of a role given on joining), not another user's message
+   * arriving meanwhile.
+   */
+  captures(message: Outbound): boolean {
+    const { source } = message;
+    return source === undefined || source === this.captureSource || source === this.session.prefix || source === this.network.settings.serverName;
+  }
+
+  /** Queues an already-built message (a history item, a message of the network) as a reply. */
+  push(message: Outbound): void {
+    this.replies.push({ message, batch: this.openBatches.at(-1) });
+  }
+
+  /**
+   * Runs `fill` with its replies inside an IRCv3 batch of `type` (chathistory, draft/multiline, ...). Without the
+   * batch cap the replies are sent as they are, with no BATCH lines around them.
+   */
+  batch(type: string, params: readonly string[], fill: () => void): void {
+    if (!this.device.hasCap(Cap.batch)) {
+      fill();
+      return;
+    }
+    const ref = this.newBatchRef();
+    this.fromServer('BATCH', [`+${ref}`, type, ...params]);
+    this.openBatches.push(ref);
+    try {
+      fill();
+    } finally {
+      this.openBatches.pop();
+      this.fromServer('BATCH', [`-${ref}`]);
+    }
+  }
+
+  newBatchRef(): string {
+    return `${this.device.id}b${(this.nextBatchRef++).toString(36)}`;
+  }
+
+  /** Writes what is queued so far, unless the command is labeled (its response is sent whole, at the end). */
+  flushPartial(): void {
+    if (this.label === undefined) this.flush();
+  }
+
+  /**
+   * Writes the queued replies to this connection. A labeled command gets exactly one response (IRCv3
+   * labeled-response): ACK for none, the label on the one reply, or a labeled-response batch around several.
+   */
   flush(): void {
-    const link = this.session.link;
-    if (link !== undefined) for (const reply of this.replies) link.send(reply);
-    this.replies.length = 0;
+    const { link } = this.device;
+    const { label } = this;
+    const replies = this.replies;
+    if (label === undefined) {
+      for (const reply of replies) {
+        if (reply.batch === undefined) link.send(reply.message);
+        else link.sendTagged(reply.message, `batch=${reply.batch}`);
+      }
+      replies.length = 0;
+      return;
+    }
+    this.label = undefined;
+    this.capturing = false;
+    const labelTag = `label=${escapeTagValue(label)}`;
+    const serverName = this.network.settings.serverName;
+    const now = this.network.clock.now();
+    if (replies.length === 0) {
+      link.sendTagged(new Outbound(serverName, 'ACK', [], now), labelTag);
+    } else if (replies.length === 1 && replies[0] !== undefined && replies[0].batch === undefined) {
+      link.sendTagged(replies[0].message, labelTag);
+    } else if (!this.device.hasCap(Cap.batch)) {
+      // Without batch the label may go on one message only (labeled-response, "batch" not enabled).
+      replies.forEach((reply, index) => {
+        link.sendTagged(reply.message, index === 0 ? labelTag : '');
+      });
+    } else {
+      const ref = this.newBatchRef();
+      link.sendTagged(new Outbound(serverName, 'BATCH', [`+${ref}`, 'labeled-response'], now), labelTag);
+      for (const reply of replies) link.sendTagged(reply.message, `batch=${reply.batch ?? ref}`);
+      link.sendTagged(new Outbound(serverName, 'BATCH', [`-${ref}`], now), '');
+    }
+    replies.length = 0;
   }
 }

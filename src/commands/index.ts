@@ -20,6 +20,10 @@ import { serviceCommands } from './services.js';
 import './nickserv.js';
 import './chanserv.js';
 import type { CommandSpec } from './types.js';
+import { Cap } from '../protocol/caps.js';
+
+/** Labels longer than this are ignored (labeled-response: servers need not keep arbitrary lengths; Ergo uses 64). */
+const MAX_LABEL_LENGTH = 64;
 
 export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
   Object.entries({
@@ -53,6 +57,8 @@ export function dispatch(ctx: CommandContext, message: IrcMessage): Promise<void
   const verb = message.command.toUpperCase();
   const spec = COMMANDS.get(verb);
   const { session } = ctx;
+  const label = message.tags?.get('label');
+  if (label !== undefined && label !== '' && label.length <= MAX_LABEL_LENGTH && ctx.device.hasCap(Cap.labeledResponse)) ctx.beginLabeled(label);
   if (spec === undefined) {
     if (session.registered) ctx.numeric(N.ERR_UNKNOWNCOMMAND, verb, 'Unknown command');
     else ctx.numeric(N.ERR_NOTREGISTERED, 'You have not registered');

@@ -1,5 +1,5 @@
 /** PRIVMSG, NOTICE, TAGMSG, AWAY, SETNAME (Modern IRC "Sending Messages"; IRCv3 message-tags, setname). */
-import { ChatError } from '../core/errors.js';
+import { ChatError, FailError } from '../core/errors.js';
 import { sendMessage } from '../core/messaging.js';
 import type { MessageCommand } from '../core/messaging.js';
 import { setAway, setRealname } from '../core/users.js';
@@ -14,7 +14,7 @@ import type { CommandTable } from './types.js';
 
 /** Client-only tags (+foo) are relayed only from clients that negotiated message-tags; all others are dropped. */
 function clientTags(ctx: CommandContext, message: IrcMessage): Map<string, string> | undefined {
-  if (message.tags === undefined || !ctx.session.hasCap(Cap.messageTags)) return undefined;
+  if (message.tags === undefined || !ctx.device.hasCap(Cap.messageTags)) return undefined;
   let relayed: Map<string, string> | undefined;
   for (const [key, value] of message.tags) {
     if (!isClientTag(key)) continue;
@@ -24,20 +24,24 @@ function clientTags(ctx: CommandContext, message: IrcMessage): Map<string, strin
   return relayed;
 }
 
-function deliver(ctx: CommandContext, message: IrcMessage, command: MessageCommand): void {
+function deliver(ctx: CommandContext, message: IrcMessage, command: MessageCommand): Promise<void> | undefined {
   const [targets, text = ''] = message.params;
   if (targets === undefined || targets === '') throw new ChatError('noRecipient', [], `No recipient given (${command})`);
   if (command !== 'TAGMSG' && text === '') throw new ChatError('noTextToSend');
   const tags = clientTags(ctx, message);
-  if (command === 'TAGMSG' && tags === undefined) return;
+  if (command === 'TAGMSG' && tags === undefined) return undefined;
   // A NOTICE never gets an automatic reply: no RPL_AWAY and no delivery errors (as Ergo does; 411/412 still
   // answer a malformed command).
-  eachTarget(
+  return eachTarget(
     ctx,
     targets,
     (target) => {
-      const recipient = sendMessage(ctx.network, ctx.session, command, target, text, tags);
+      const { recipient, done } = sendMessage(ctx.network, ctx.server.store, ctx.session, ctx.device.id, command, target, text, tags);
       if (recipient?.away !== undefined && command === 'PRIVMSG') ctx.numeric(N.RPL_AWAY, recipient.nick, recipient.away);
+      return done?.catch((error: unknown) => {
+        ctx.server.log('error', { err: error, command }, 'message not stored, so not delivered');
+        throw new FailError(command, 'MESSAGE_NOT_STORED', [target], 'The message could not be stored and was not delivered; try again');
+      });
     },
     command === 'NOTICE',
   );
@@ -49,19 +53,19 @@ export const messageCommands: CommandTable = {
     handler(ctx, message) {
       const [target = '', text = ''] = message.params;
       if (text !== '' && isService(ctx, target)) return runService(ctx, target, text);
-      deliver(ctx, message, 'PRIVMSG');
+      return deliver(ctx, message, 'PRIVMSG');
     },
   },
   NOTICE: {
     minParams: 0,
     handler(ctx, message) {
-      deliver(ctx, message, 'NOTICE');
+      return deliver(ctx, message, 'NOTICE');
     },
   },
   TAGMSG: {
     minParams: 1,
     handler(ctx, message) {
-      deliver(ctx, message, 'TAGMSG');
+      return deliver(ctx, message, 'TAGMSG');
     },
   },
   AWAY: {

@@ -134,7 +134,7 @@ registerService('NickServ', {
       }
       const reason = `GHOST command used by ${session.nick}`;
       quit(network, target, reason);
-      target.link?.close(reason);
+      target.closeAll(reason);
       reply(ctx, `${target.nick} has been disconnected.`);
     },
   },
@@ -202,8 +202,8 @@ registerService('NickServ', {
       for (const other of sessionsOf(network, account.id)) {
         logOut(network, other);
         if (other === session) continue;
-        other.link?.send(new Outbound(network.settings.serverName, N.RPL_LOGGEDOUT, [other.nick, other.prefix, 'You are now logged out'], now));
-        other.link?.send(new Outbound(`NickServ!NickServ@${network.settings.serverName}`, 'NOTICE', [other.nick, `The account ${account.name} has been deleted.`], now));
+        other.send(new Outbound(network.settings.serverName, N.RPL_LOGGEDOUT, [other.nick, other.prefix, 'You are now logged out'], now));
+        other.send(new Outbound(`NickServ!NickServ@${network.settings.serverName}`, 'NOTICE', [other.nick, `The account ${account.name} has been deleted.`], now));
       }
       ctx.numeric(N.RPL_LOGGEDOUT, session.prefix, 'You are now logged out');
       reply(ctx, `The account ${account.name} has been deleted.`);
@@ -243,7 +243,7 @@ registerService('NickServ', {
         reply(ctx, 'You must be logged in to manage certificates.');
         return;
       }
-      const fingerprint = (given ?? session.certfp ?? '').replace(/:/g, '').toLowerCase();
+      const fingerprint = (given ?? ctx.device.certfp ?? '').replace(/:/g, '').toLowerCase();
       switch (action.toUpperCase()) {
         case 'ADD':
           if (!/^[0-9a-f]{64}$/.test(fingerprint)) {

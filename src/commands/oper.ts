@@ -47,9 +47,9 @@ export const operCommands: CommandTable = {
       const text = `Killed (${session.nick} (${reason}))`;
       ctx.server.log('info', { by: session.nick, target: target.nick, reason }, 'KILL');
       // The victim sees the KILL line before its ERROR, as servers send it.
-      target.link?.send(new Outbound(session.prefix, 'KILL', [target.nick, reason], network.clock.now()));
+      target.send(new Outbound(session.prefix, 'KILL', [target.nick, reason], network.clock.now()));
       quit(network, target, text);
-      target.link?.close(text);
+      target.closeAll(text);
     },
   },
   WALLOPS: {

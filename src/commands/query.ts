@@ -38,7 +38,7 @@ function whoFlags(ctx: CommandContext, target: Session, channel: Channel | undef
   let flags = target.away === undefined ? 'H' : 'G';
   if (target.isOper) flags += '*';
   const membership = channel?.members.get(target);
-  if (membership !== undefined) flags += membership.prefixString(ctx.session.hasCap(Cap.multiPrefix));
+  if (membership !== undefined) flags += membership.prefixString(ctx.device.hasCap(Cap.multiPrefix));
   return flags;
 }
 
@@ -145,7 +145,7 @@ function handleWhois(ctx: CommandContext, nickList: string): void {
   const channels: string[] = [];
   for (const [channel, membership] of target.channels) {
     if (!isVisibleTo(channel, session)) continue;
-    channels.push(membership.prefixString(session.hasCap(Cap.multiPrefix)) + channel.name);
+    channels.push(membership.prefixString(ctx.device.hasCap(Cap.multiPrefix)) + channel.name);
   }
   if (channels.length > 0) ctx.numeric(N.RPL_WHOISCHANNELS, target.nick, channels.join(' '));
   ctx.numeric(N.RPL_WHOISSERVER, target.nick, settings.serverName, settings.networkName);

@@ -1,5 +1,6 @@
 /** PASS, NICK, USER, PING, PONG, QUIT (Modern IRC "Connection Messages"). */
 import { changeNick, quit } from '../core/users.js';
+import { detachDevice } from '../core/devices.js';
 import * as N from '../protocol/numerics.js';
 import type { CommandTable } from './types.js';
 import { protectNick } from './services.js';
@@ -95,8 +96,9 @@ export const registrationCommands: CommandTable = {
       const reason = message.params[0];
       const text = reason === undefined || reason === '' ? 'Client Quit' : `Quit: ${fitTrailing(`:${ctx.session.prefix} QUIT :Quit: `, reason)}`;
       ctx.flush();
-      quit(ctx.network, ctx.session, text);
-      ctx.session.link?.close(text);
+      // QUIT from one device of several closes that device only; the user stays with the others (multi-device).
+      if (!detachDevice(ctx.session, ctx.device)) quit(ctx.network, ctx.session, text);
+      ctx.device.link.close(text);
     },
   },
 };

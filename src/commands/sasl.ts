@@ -109,12 +109,12 @@ async function plain(ctx: CommandContext, payload: string): Promise<void> {
 
 async function external(ctx: CommandContext, payload: string): Promise<void> {
   const { session, server, network } = ctx;
-  const account = session.certfp === undefined ? undefined : await server.store.findAccountByCertfp(session.certfp);
+  const account = ctx.device.certfp === undefined ? undefined : await server.store.findAccountByCertfp(ctx.device.certfp);
   if (account === undefined || (payload !== '' && network.fold(payload) !== account.nameFolded)) {
     // Logged, not counted: no password was guessed, and a client trying EXTERNAL before PLAIN must not lock its
     // address out.
-    server.log('warn', { account: account?.nameFolded, mechanism: 'EXTERNAL', ip: session.ip, certfp: session.certfp }, 'failed login');
-    fail(ctx, session.certfp === undefined ? 'SASL EXTERNAL needs a TLS client certificate' : 'SASL authentication failed: no account has this certificate');
+    server.log('warn', { account: account?.nameFolded, mechanism: 'EXTERNAL', ip: session.ip, certfp: ctx.device.certfp }, 'failed login');
+    fail(ctx, ctx.device.certfp === undefined ? 'SASL EXTERNAL needs a TLS client certificate' : 'SASL authentication failed: no account has this certificate');
     return;
   }
   succeed(ctx, account);

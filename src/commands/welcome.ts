@@ -9,6 +9,11 @@ import type { IsupportTokens } from '../protocol/isupport.js';
 import { isupportLines } from '../protocol/isupport.js';
 import * as N from '../protocol/numerics.js';
 import type { CommandContext } from './context.js';
+import { sendNames, sendTopic } from './channel.js';
+import { attachDevice, sessionOfAccount } from '../core/devices.js';
+import { Outbound } from '../core/outbound.js';
+import type { Session } from '../core/session.js';
+import { Cap } from '../protocol/caps.js';
 
 export function isupportTokens(settings: ServerSettings): IsupportTokens {
   const { limits } = settings;
@@ -59,26 +64,48 @@ export function sendIsupport(ctx: CommandContext): void {
 /** Registration completes once NICK and USER are given and CAP negotiation (if any) has ended. */
 export function tryCompleteRegistration(ctx: CommandContext): Promise<void> | undefined {
   const { session, network } = ctx;
-  if (session.registered || session.capNegotiating || session.nickFolded === '' || session.user === '') return undefined;
+  if (session.registered || ctx.device.capNegotiating || session.nickFolded === '' || session.user === '') return undefined;
   const { password } = network.settings;
   if (password !== undefined && (ctx.pendingPassword === undefined || !timingSafeEqualStrings(ctx.pendingPassword, password))) {
     ctx.numeric(N.ERR_PASSWDMISMATCH, 'Password incorrect');
     ctx.flush();
-    session.link?.close('Bad password');
+    ctx.device.link.close('Bad password');
     return undefined;
   }
   abortSasl(ctx);
   if (network.settings.accounts.required && session.account === undefined) {
     ctx.fromServer('FAIL', ['*', 'ACCOUNT_REQUIRED', 'This server only admits clients logged in with SASL']);
     ctx.flush();
-    session.link?.close('Account required');
+    ctx.device.link.close('Account required');
     return undefined;
   }
   ctx.pendingPassword = undefined;
+  const user = session.accountId !== undefined && network.settings.accounts.multiclient ? sessionOfAccount(network, session.accountId) : undefined;
+  if (user !== undefined) {
+    joinAsDevice(ctx, user);
+    return undefined;
+  }
   session.updatePrefix();
   registerSession(network, session);
   sendWelcome(ctx);
   return afterRegistration(ctx);
+}
+
+/**
+ * Multi-device: this connection becomes one more device of the account's user already online. It is welcomed
+ * under that user's nick and given the user's rooms as if it had just joined them (JOIN, topic, NAMES), so the
+ * client's view matches; nobody else sees anything.
+ */
+function joinAsDevice(ctx: CommandContext, user: Session): void {
+  attachDevice(ctx.network, ctx.session, ctx.device, user);
+  ctx.session = user;
+  sendWelcome(ctx);
+  if (user.away !== undefined) ctx.numeric(N.RPL_NOWAWAY, 'You have been marked as being away');
+  for (const channel of user.channels.keys()) {
+    ctx.push(new Outbound(user.prefix, 'JOIN', ctx.device.hasCap(Cap.extendedJoin) ? [channel.name, user.account ?? '*', user.realname] : [channel.name], ctx.network.clock.now(), undefined, user.account));
+    sendTopic(ctx, channel, false);
+    if (!ctx.device.hasCap(Cap.noImplicitNames)) sendNames(ctx, channel);
+  }
 }
 
 /** What depends on the store once a session is on the network: operator accounts get +o; nicks are guarded. */

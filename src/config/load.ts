@@ -81,6 +81,7 @@ export function toServerSettings(config: Config): ServerSettings {
     admin: config.admin,
     limits: config.limits,
     accounts: config.accounts,
+    history: config.history,
     sts: undefined,
   };
 }

@@ -36,6 +36,11 @@ export const limitsSchema = z.strictObject({
   pingIntervalSeconds: positive.default(120),
   pingTimeoutSeconds: positive.default(60),
   whowasEntries: nonNegative.default(1000),
+  /** draft/multiline: bytes of text and lines in one multiline message. */
+  multilineMaxBytes: z.number().int().min(512).max(65536).default(4096),
+  multilineMaxLines: z.number().int().min(2).max(1000).default(100),
+  /** MONITOR: nicks one client may watch. */
+  monitorEntries: nonNegative.max(10000).default(100),
 });
 
 const operSchema = z.strictObject({
@@ -53,6 +58,23 @@ export const accountsSchema = z.strictObject({
   nickGraceSeconds: z.number().int().min(0).max(3600).default(30),
   maxFailedLogins: positive.max(1000).default(5),
   failedLoginWindowSeconds: positive.max(86400).default(60),
+  /** A second connection logging in with SASL to an account already online joins it as another device. */
+  multiclient: z.boolean().default(true),
+});
+
+export const historySchema = z.strictObject({
+  /** Keep room and private messages for CHATHISTORY (draft/chathistory). */
+  enabled: z.boolean().default(true),
+  /** Messages older than this many days go; 0 keeps them for ever. */
+  maxAgeDays: nonNegative.max(36500).default(0),
+  /** At most this many messages per room or conversation are kept (the newest); 0 for no limit. */
+  maxPerTarget: nonNegative.default(0),
+  /** Who sees a room's past messages when the room has not chosen (ChanServ SET #room HISTORY). */
+  visibility: z.enum(['everything', 'joined']).default('everything'),
+  /** Authors may delete (REDACT) their own messages; room moderators always may. */
+  authorsMayRedact: z.boolean().default(true),
+  /** Messages per CHATHISTORY reply at most (ISUPPORT CHATHISTORY). */
+  maxPerQuery: positive.max(1000).default(100),
 });
 
 export const tlsSchema = z.strictObject({
@@ -90,6 +112,7 @@ export const configSchema = z.strictObject({
     .regex(/^postgres(ql)?:\/\//, 'expected a PostgreSQL URL, postgres://user@host:port/database')
     .optional(),
   accounts: accountsSchema.default(accountsSchema.parse({})),
+  history: historySchema.default(historySchema.parse({})),
   tls: tlsSchema.default(tlsSchema.parse({})),
 });
 

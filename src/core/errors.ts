@@ -49,3 +49,19 @@ export class ChatError extends Error {
     this.args = args;
   }
 }
+
+/**
+ * An error answered with an IRCv3 standard reply (FAIL <command> <code> [context...] :<description>): the form
+ * of every new error (issue 5, standard-replies), where no numeric exists.
+ */
+export class FailError extends Error {
+  constructor(
+    readonly command: string,
+    readonly code: string,
+    readonly context: readonly string[],
+    readonly description: string,
+  ) {
+    super(description);
+    this.name = 'FailError';
+  }
+}

@@ -101,6 +101,10 @@ export type NetworkEvent =
       readonly text: string;
       readonly tags: ReadonlyMap<string, string> | undefined;
       readonly time: number;
+      /** IRCv3 message-ids, given by the node that accepted the message. */
+      readonly msgid: string;
+      /** The connection it was sent from, so echo-message applies to that one and not the sender's other devices. */
+      readonly device: string | undefined;
     }
   | {
       readonly type: 'privateMessage';
@@ -110,6 +114,10 @@ export type NetworkEvent =
       readonly text: string;
       readonly tags: ReadonlyMap<string, string> | undefined;
       readonly time: number;
+      /** IRCv3 message-ids, given by the node that accepted the message. */
+      readonly msgid: string;
+      /** The connection it was sent from, so echo-message applies to that one and not the sender's other devices. */
+      readonly device: string | undefined;
     }
   | { readonly type: 'wallops'; readonly source: string; readonly text: string; readonly time: number }
   // Registered rooms (ChanServ): each is published after its store write was awaited.

@@ -1,68 +1,123 @@
-/** PRIVMSG, NOTICE and TAGMSG: deciding who may speak where, then handing the message to the Bus. */
+/**
+ * PRIVMSG, NOTICE and TAGMSG: deciding who may speak where, keeping the message in history, then handing it to
+ * the Bus. A message that history keeps is published only once the store has it (issue 5, durability): what any
+ * client saw, echoed or acknowledged, survives a crash.
+ */
 import { rankByPrefix } from './channel.js';
 import { ChatError } from './errors.js';
+import type { NetworkEvent } from './events.js';
+import type { HistoryItem, HistoryStore } from './history.js';
+import { conversationKey, partyKey } from './history.js';
 import type { Network } from './network.js';
 import { maySpeak } from './permissions.js';
 import type { Session } from './session.js';
 
 export type MessageCommand = 'PRIVMSG' | 'NOTICE' | 'TAGMSG';
 
+/** Client tags that history keeps on a TAGMSG: reactions, so they come back with scroll-back. +typing never is. */
+const KEPT_TAGMSG_TAGS = ['+draft/react', '+draft/unreact'];
+/** Client tags never stored: they only make sense live. */
+const EPHEMERAL_TAGS = ['+typing', '+draft/typing'];
+
+export interface SentMessage {
+  /** The recipient of a private message, so the caller can answer with RPL_AWAY. */
+  readonly recipient: Session | undefined;
+  /** Settles once the message is stored and delivered; undefined when nothing had to be awaited. */
+  readonly done: Promise<void> | undefined;
+}
+
 /**
- * Sends to one target: "#room", "@#room" (STATUSMSG: only members of that rank and above) or a nick.
- * Returns the recipient session for a private message, so the caller can answer with RPL_AWAY.
+ * Sends to one target: "#room", "@#room" (STATUSMSG: only members of that rank and above) or a nick. Throws a
+ * ChatError when it may not be sent; the promise rejects when the store could not keep it (then nobody got it).
  */
 export function sendMessage(
   network: Network,
+  history: HistoryStore | undefined,
   session: Session,
+  device: string | undefined,
   command: MessageCommand,
   target: string,
   text: string,
   tags: ReadonlyMap<string, string> | undefined,
-): Session | undefined {
+): SentMessage {
   const time = network.clock.now();
+  const msgid = network.msgids.next();
   const first = target.charCodeAt(0);
-  if (first !== 35 /* # */) {
-    const status = rankByPrefix(target[0] ?? '');
-    if (status !== undefined && target.charCodeAt(1) === 35) {
-      sendToChannel(network, session, command, target, target.slice(1), status.rank, text, tags, time);
-      return undefined;
-    }
-    const recipient = network.findNick(target);
+  let event: NetworkEvent;
+  let recipient: Session | undefined;
+  let historyTarget: string;
+  if (first === 35 /* # */ || (rankByPrefix(target[0] ?? '') !== undefined && target.charCodeAt(1) === 35)) {
+    const status = first === 35 ? undefined : rankByPrefix(target[0] ?? '');
+    const name = status === undefined ? target : target.slice(1);
+    const channel = network.channels.get(network.fold(name));
+    if (channel === undefined) throw new ChatError('noSuchChannel', [name]);
+    if (!maySpeak(network, session, channel)) throw new ChatError('cannotSendToChan', [channel.name]);
+    const minRank = status?.rank ?? 0;
+    event = {
+      type: 'channelMessage',
+      from: session.id,
+      command,
+      channel: channel.nameFolded,
+      target: minRank === 0 ? channel.name : `${target[0] ?? ''}${channel.name}`,
+      minRank,
+      text,
+      tags,
+      time,
+      msgid,
+      device,
+    };
+    // A STATUSMSG reaches some members only: history, which any member may read, does not keep it.
+    historyTarget = minRank === 0 ? channel.nameFolded : '';
+  } else {
+    recipient = network.findNick(target);
     if (recipient === undefined) throw new ChatError('noSuchNick', [target]);
-    network.publish({ type: 'privateMessage', from: session.id, command, to: recipient.id, text, tags, time });
-    if (command !== 'TAGMSG') session.lastSpokeAt = Math.floor(time / 1000);
-    return recipient;
+    event = { type: 'privateMessage', from: session.id, command, to: recipient.id, text, tags, time, msgid, device };
+    historyTarget = conversationKey(partyOf(network, session), partyOf(network, recipient));
   }
-  sendToChannel(network, session, command, target, target, 0, text, tags, time);
-  return undefined;
+  if (command !== 'TAGMSG') session.lastSpokeAt = Math.floor(time / 1000);
+  const item = history === undefined || historyTarget === '' ? undefined : historyItem(session, event, historyTarget, recipient);
+  if (item === undefined) {
+    network.publish(event);
+    return { recipient, done: undefined };
+  }
+  const done = (history as HistoryStore).appendHistory(item).then(() => {
+    network.publish(event);
+  });
+  return { recipient, done };
 }
 
-function sendToChannel(
-  network: Network,
-  session: Session,
-  command: MessageCommand,
-  target: string,
-  name: string,
-  minRank: number,
-  text: string,
-  tags: ReadonlyMap<string, string> | undefined,
-  time: number,
-): void {
-  const channel = network.channels.get(network.fold(name));
-  if (channel === undefined) throw new ChatError('noSuchChannel', [name]);
-  if (!maySpeak(network, session, channel)) throw new ChatError('cannotSendToChan', [channel.name]);
-  if (command !== 'TAGMSG') session.lastSpokeAt = Math.floor(time / 1000);
-  network.publish({
-    type: 'channelMessage',
-    from: session.id,
-    command,
-    channel: channel.nameFolded,
-    target: minRank === 0 ? channel.name : `${target[0] ?? ''}${channel.name}`,
-    minRank,
-    text,
+/** A private conversation's party: the account when logged in (so every device and later login sees it), else the nick. */
+export function partyOf(network: Network, session: Session): string {
+  return partyKey(session.account === undefined ? undefined : network.fold(session.account), session.nickFolded);
+}
+
+function historyItem(session: Session, event: NetworkEvent, target: string, recipient: Session | undefined): HistoryItem | undefined {
+  if (event.type !== 'channelMessage' && event.type !== 'privateMessage') return undefined;
+  const tags = keptTags(event.command, event.tags);
+  if (event.command === 'TAGMSG' && tags === undefined) return undefined;
+  const wireTarget = event.type === 'channelMessage' ? event.target : (recipient?.nick ?? '*');
+  return {
+    msgid: event.msgid,
+    time: event.time,
+    target,
+    command: event.command,
+    source: session.prefix,
+    account: session.account,
+    params: event.command === 'TAGMSG' ? [wireTarget] : [wireTarget, event.text],
     tags,
-    time,
-  });
+  };
+}
+
+function keptTags(command: MessageCommand, tags: ReadonlyMap<string, string> | undefined): ReadonlyMap<string, string> | undefined {
+  if (tags === undefined) return undefined;
+  if (command === 'TAGMSG') return KEPT_TAGMSG_TAGS.some((key) => tags.has(key)) ? withoutEphemeral(tags) : undefined;
+  return EPHEMERAL_TAGS.some((key) => tags.has(key)) ? withoutEphemeral(tags) : tags;
+}
+
+function withoutEphemeral(tags: ReadonlyMap<string, string>): ReadonlyMap<string, string> | undefined {
+  const kept = new Map(tags);
+  for (const key of EPHEMERAL_TAGS) kept.delete(key);
+  return kept.size === 0 ? undefined : kept;
 }
 
 export function sendWallops(network: Network, session: Session, text: string): void {

@@ -7,6 +7,7 @@ import type { Casefold } from '../protocol/casemapping.js';
 import { casefolder } from '../protocol/casemapping.js';
 import { Channel, isRank, Membership, Rank, RANKS, RoomRegistration } from './channel.js';
 import type { ModeChange, NetworkEvent, RoleChange, UserIntro } from './events.js';
+import { MsgidSource } from './msgid.js';
 import { Outbound } from './outbound.js';
 import type { Bus, Clock } from './ports.js';
 import { Session, UserMode } from './session.js';
@@ -27,6 +28,8 @@ export class Network {
   /** Casefolded nick -> session, for registered sessions and for nicks reserved before registration. */
   readonly nicks = new Map<string, Session>();
   readonly channels = new Map<string, Channel>();
+  /** Account id -> the registered sessions logged in to it (several for multi-device, or one per login by nick). */
+  readonly accountSessions = new Map<number, Set<Session>>();
   readonly whowas: WhowasEntry[] = [];
   /** Sessions using an account's nick without being logged in to it, and when their grace period ends. */
   readonly nickDeadlines = new Map<Session, { readonly nickFolded: string; readonly at: number }>();
@@ -45,6 +48,7 @@ export class Network {
    */
   readonly roomWrites = new Map<string, Promise<void>>();
   private deliveryEpoch = 0;
+  readonly msgids = new MsgidSource();
 
   constructor(
     settings: ServerSettings,
@@ -169,19 +173,19 @@ export class Network {
     const channel = this.channels.get(event.channel);
     const sender = this.sessions.get(event.from);
     if (channel === undefined || sender === undefined) return;
-    const message = new Outbound(sender.prefix, event.command, event.command === 'TAGMSG' ? [event.target] : [event.target, event.text], event.time, event.tags, sender.account);
     const tagOnly = event.command === 'TAGMSG';
+    const message = new Outbound(sender.prefix, event.command, tagOnly ? [event.target] : [event.target, event.text], event.time, event.tags, sender.account, event.msgid);
+    const needs = tagOnly ? Cap.messageTags : 0;
     for (const membership of channel.members.values()) {
       const member = membership.session;
-      const link = member.link;
-      if (link === undefined || member === sender) continue;
+      if (member === sender || member.devices.length === 0) continue;
       if (event.minRank !== Rank.none && membership.highestRank < event.minRank) continue;
-      if (tagOnly && (member.caps & Cap.messageTags) === 0) continue;
-      link.send(message);
+      if (needs === 0) member.send(message);
+      else member.sendIfCap(message, needs);
     }
-    // echo-message returns the message to its sender whatever the target: also a "@#room" the sender ranks below,
-    // and a -n room the sender is not in.
-    if (sender.link !== undefined && sender.hasCap(Cap.echoMessage) && (!tagOnly || sender.hasCap(Cap.messageTags))) sender.link.send(message);
+    // The sender's own connections: echo-message returns it to the one that sent it, whatever the target (also a
+    // "@#room" the sender ranks below, and a -n room the sender is not in); its other devices always see it.
+    this.echoToSender(sender, event.device, message, needs);
   }
 
   private applyPrivateMessage(event: Extract<NetworkEvent, { type: 'privateMessage' }>): void {
@@ -189,17 +193,26 @@ export class Network {
     const recipient = this.sessions.get(event.to);
     if (sender === undefined || recipient === undefined) return;
     const tagOnly = event.command === 'TAGMSG';
-    const message = new Outbound(sender.prefix, event.command, tagOnly ? [recipient.nick] : [recipient.nick, event.text], event.time, event.tags, sender.account);
-    if (recipient.link !== undefined && (!tagOnly || recipient.hasCap(Cap.messageTags))) recipient.link.send(message);
-    if (sender !== recipient && sender.link !== undefined && sender.hasCap(Cap.echoMessage) && (!tagOnly || sender.hasCap(Cap.messageTags))) {
-      sender.link.send(message);
+    const message = new Outbound(sender.prefix, event.command, tagOnly ? [recipient.nick] : [recipient.nick, event.text], event.time, event.tags, sender.account, event.msgid);
+    const needs = tagOnly ? Cap.messageTags : 0;
+    if (needs === 0) recipient.send(message);
+    else recipient.sendIfCap(message, needs);
+    // A message to oneself has reached every device already.
+    if (recipient !== sender) this.echoToSender(sender, event.device, message, needs);
+  }
+
+  private echoToSender(sender: Session, originDevice: string | undefined, message: Outbound, needs: number): void {
+    for (const device of sender.devices) {
+      if (needs !== 0 && (device.caps & needs) === 0) continue;
+      if (device.id === originDevice && (device.caps & Cap.echoMessage) === 0) continue;
+      device.link.send(message);
     }
   }
 
   private applyUserRegistered(intro: UserIntro): void {
     let session = this.sessions.get(intro.id);
     if (session === undefined) {
-      session = new Session(intro.id, intro.host, intro.ip, undefined, intro.signonAt);
+      session = new Session(intro.id, intro.host, intro.ip, intro.signonAt);
       this.sessions.set(session.id, session);
     }
     session.user = intro.user;
@@ -208,6 +221,7 @@ export class Network {
     session.host = intro.host;
     session.account = intro.account;
     session.accountId = intro.accountId;
+    this.indexAccount(session, intro.accountId);
     this.reserveNick(session, intro.nick);
     session.updatePrefix();
     session.registered = true;
@@ -219,21 +233,23 @@ export class Network {
   private applyNickChanged(id: string, nick: string, time: number): void {
     const session = this.sessions.get(id);
     if (session === undefined) return;
-    const message = new Outbound(session.prefix, 'NICK', [nick], time, undefined, session.account);
+    const message = new Outbound(session.prefix, 'NICK', [nick], time, undefined, session.account, this.msgids.next());
     this.reserveNick(session, nick);
     session.updatePrefix();
     const mark = this.nextMark();
     session.deliveryMark = mark;
-    session.link?.send(message);
+    session.send(message);
     this.sendToChannelPeers(session, message, mark, 0);
   }
 
   private applyAccountChanged(id: string, account: string | undefined, accountId: number | undefined, time: number): void {
     const session = this.sessions.get(id);
     if (session === undefined) return;
+    if (session.registered) this.unindexAccount(session);
     session.account = account;
     session.accountId = accountId;
     if (!session.registered) return;
+    this.indexAccount(session, accountId);
     const message = new Outbound(session.prefix, 'ACCOUNT', [account ?? '*'], time, undefined, account);
     const mark = this.nextMark();
     session.deliveryMark = mark;
@@ -250,12 +266,13 @@ export class Network {
   private applyUserQuit(id: string, reason: string, time: number): void {
     const session = this.sessions.get(id);
     if (session === undefined) return;
-    const message = new Outbound(session.prefix, 'QUIT', [reason], time, undefined, session.account);
+    const message = new Outbound(session.prefix, 'QUIT', [reason], time, undefined, session.account, this.msgids.next());
     const mark = this.nextMark();
     session.deliveryMark = mark;
     this.sendToChannelPeers(session, message, mark, 0);
     for (const channel of session.channels.keys()) this.removeMember(channel, session);
     if (session.registered) {
+      this.unindexAccount(session);
       this.registeredCount--;
       this.countModes(session.modes, -1);
       this.rememberWhowas(session, time);
@@ -282,7 +299,7 @@ export class Network {
       this.countModes(modes, 1);
     }
     session.modes = modes;
-    if (changes !== '') session.link?.send(new Outbound(session.nick, 'MODE', [session.nick, changes], time));
+    if (changes !== '') session.send(new Outbound(session.nick, 'MODE', [session.nick, changes], time));
   }
 
   private applyRealnameChanged(id: string, realname: string, time: number): void {
@@ -292,7 +309,7 @@ export class Network {
     const message = new Outbound(session.prefix, 'SETNAME', [realname], time);
     const mark = this.nextMark();
     session.deliveryMark = mark;
-    if (session.hasCap(Cap.setname)) session.link?.send(message);
+    session.sendIfCap(message, Cap.setname);
     this.sendToChannelPeers(session, message, mark, Cap.setname);
   }
 
@@ -311,9 +328,10 @@ export class Network {
     session.channels.set(channel, membership);
     channel.invited.delete(session.id);
     // extended-join (IRCv3): the joiner's account ("*" for none) and realname for clients that asked.
-    const plain = new Outbound(session.prefix, 'JOIN', [channel.name], time, undefined, session.account);
-    const extended = new Outbound(session.prefix, 'JOIN', [channel.name, session.account ?? '*', session.realname], time, undefined, session.account);
-    for (const member of channel.members.keys()) member.link?.send((member.caps & Cap.extendedJoin) !== 0 ? extended : plain);
+    const msgid = this.msgids.next();
+    const plain = new Outbound(session.prefix, 'JOIN', [channel.name], time, undefined, session.account, msgid);
+    const extended = new Outbound(session.prefix, 'JOIN', [channel.name, session.account ?? '*', session.realname], time, undefined, session.account, msgid);
+    for (const member of channel.members.keys()) member.sendByCap(extended, plain, Cap.extendedJoin);
     // A registered room gives a logged-in member the role of their account, as a MODE from the server right after
     // the JOIN (so the member's NAMES reply already shows it).
     const rank = channel.registration?.roleOf(session.accountId) ?? Rank.none;
@@ -325,7 +343,7 @@ export class Network {
     const channel = this.channels.get(name);
     if (session === undefined || channel === undefined || !channel.members.has(session)) return;
     const params = reason === undefined || reason === '' ? [channel.name] : [channel.name, reason];
-    this.sendToMembers(channel, new Outbound(session.prefix, 'PART', params, time, undefined, session.account), 0);
+    this.sendToMembers(channel, new Outbound(session.prefix, 'PART', params, time, undefined, session.account, this.msgids.next()), 0);
     this.removeMember(channel, session);
   }
 
@@ -333,7 +351,7 @@ export class Network {
     const channel = this.channels.get(name);
     const target = this.sessions.get(targetId);
     if (channel === undefined || target === undefined || !channel.members.has(target)) return;
-    this.sendToMembers(channel, new Outbound(by, 'KICK', [channel.name, target.nick, reason], time), 0);
+    this.sendToMembers(channel, new Outbound(by, 'KICK', [channel.name, target.nick, reason], time, undefined, undefined, this.msgids.next()), 0);
     this.removeMember(channel, target);
   }
 
@@ -343,7 +361,7 @@ export class Network {
     channel.topic = topic;
     channel.topicSetBy = by;
     channel.topicSetAt = Math.floor(time / 1000);
-    this.sendToMembers(channel, new Outbound(by, 'TOPIC', [channel.name, topic], time), 0);
+    this.sendToMembers(channel, new Outbound(by, 'TOPIC', [channel.name, topic], time, undefined, undefined, this.msgids.next()), 0);
   }
 
   private applyChannelModeChanged(by: string, name: string, changes: readonly ModeChange[], roles: readonly RoleChange[] | undefined, time: number): void {
@@ -352,7 +370,7 @@ export class Network {
     const setAt = Math.floor(time / 1000);
     for (const change of changes) applyModeChange(this, channel, change, by, setAt);
     if (roles !== undefined && channel.registration !== undefined) for (const role of roles) setCachedRole(channel.registration, role);
-    this.sendToMembers(channel, new Outbound(by, 'MODE', [channel.name, ...modeChangeParams(changes)], time), 0);
+    this.sendToMembers(channel, new Outbound(by, 'MODE', [channel.name, ...modeChangeParams(changes)], time, undefined, undefined, this.msgids.next()), 0);
   }
 
   private applyUserInvited(event: Extract<NetworkEvent, { type: 'userInvited' }>): void {
@@ -362,21 +380,21 @@ export class Network {
     const channelName = channel?.name ?? event.name;
     if (event.admits) channel?.invited.add(target.id);
     const message = new Outbound(event.by, 'INVITE', [target.nick, channelName], event.time);
-    target.link?.send(message);
+    target.send(message);
     if (channel === undefined) return;
     // invite-notify: members who could have invited too are told (ircv3 invite-notify). Not the inviter, who has
     // RPL_INVITING already, as Ergo does.
     for (const membership of channel.members.values()) {
       const member = membership.session;
-      if (member === target || member.id === event.from || member.link === undefined || !member.hasCap(Cap.inviteNotify)) continue;
-      if (membership.highestRank >= Rank.halfop) member.link.send(message);
+      if (member === target || member.id === event.from) continue;
+      if (membership.highestRank >= Rank.halfop) member.sendIfCap(message, Cap.inviteNotify);
     }
   }
 
   private applyWallops(source: string, text: string, time: number): void {
     const message = new Outbound(source, 'WALLOPS', [text], time);
     for (const session of this.sessions.values()) {
-      if (session.link !== undefined && session.registered && (session.modes & UserMode.wallops) !== 0) session.link.send(message);
+      if (session.registered && (session.modes & UserMode.wallops) !== 0) session.send(message);
     }
   }
 
@@ -477,18 +495,16 @@ export class Network {
       for (const member of channel.members.keys()) {
         if (member.deliveryMark === mark) continue;
         member.deliveryMark = mark;
-        if (member.link === undefined) continue;
-        if (requiredCap !== 0 && (member.caps & requiredCap) === 0) continue;
-        member.link.send(message);
+        if (requiredCap === 0) member.send(message);
+        else member.sendIfCap(message, requiredCap);
       }
     }
   }
 
   private sendToMembers(channel: Channel, message: Outbound, requiredCap: number): void {
     for (const member of channel.members.keys()) {
-      if (member.link === undefined) continue;
-      if (requiredCap !== 0 && (member.caps & requiredCap) === 0) continue;
-      member.link.send(message);
+      if (requiredCap === 0) member.send(message);
+      else member.sendIfCap(message, requiredCap);
     }
   }
 
@@ -510,6 +526,24 @@ export class Network {
     });
     const excess = this.whowas.length - this.settings.limits.whowasEntries;
     if (excess > 0) this.whowas.splice(0, excess);
+  }
+
+  private indexAccount(session: Session, accountId: number | undefined): void {
+    if (accountId === undefined) return;
+    let sessions = this.accountSessions.get(accountId);
+    if (sessions === undefined) {
+      sessions = new Set();
+      this.accountSessions.set(accountId, sessions);
+    }
+    sessions.add(session);
+  }
+
+  private unindexAccount(session: Session): void {
+    const accountId = session.accountId;
+    if (accountId === undefined) return;
+    const sessions = this.accountSessions.get(accountId);
+    sessions?.delete(session);
+    if (sessions?.size === 0) this.accountSessions.delete(accountId);
   }
 
   private countModes(modes: number, delta: number): void {

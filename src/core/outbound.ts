@@ -17,5 +17,12 @@ export class Outbound {
     readonly clientTags?: ReadonlyMap<string, string>,
     /** The sender's account, for account-tag. */
     readonly account?: string,
+    /** IRCv3 message-ids: shown to message-tags clients. */
+    readonly msgid?: string,
+    /**
+     * Server tags that belong to the message itself whatever the recipient ("batch=ref" of a multiline batch
+     * fanned out, "draft/multiline-concat"), already escaped, sent to message-tags clients.
+     */
+    readonly serverTags?: string,
   ) {}
 }

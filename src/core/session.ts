@@ -1,6 +1,8 @@
 /**
- * A Session is one connection's user on the network (not an Account, which is a login, and not a Client,
- * which is our client program). Sessions of other nodes are mirrored without a link.
+ * A Session is a user on the network: one nick, its rooms, modes and presence (not an Account, which is a login,
+ * and not a Client, which is our client program). It is seen through one or more Devices, the connections of the
+ * user: several when one account is used from a laptop and a phone at once (issue 5, multi-device, as Ergo's
+ * multiclient). Sessions of other nodes are mirrored without devices.
  */
 import type { Outbound } from './outbound.js';
 import type { Channel, Membership } from './channel.js';
@@ -8,6 +10,11 @@ import type { Channel, Membership } from './channel.js';
 /** The connection behind a local session. Implemented by net/; core only queues messages on it. */
 export interface SessionLink {
   send(message: Outbound): void;
+  /**
+   * Sends with tags of this delivery only (label=..., batch=...), escaped and ';'-joined, placed before the
+   * message's own tags; '' for none. Serialized for this one connection, not cached.
+   */
+  sendTagged(message: Outbound, tags: string): void;
   /** Sends ERROR :Closing Link and closes once the queue is written. */
   close(reason: string): void;
 }
@@ -24,6 +31,29 @@ export const USER_MODE_LETTERS: ReadonlyArray<readonly [string, number]> = [
   ['w', UserMode.wallops],
 ];
 
+/** One connection of a session, with what was negotiated on it: caps are per connection, the nick is not. */
+export class Device {
+  /** Enabled capability bits (protocol/caps.ts). */
+  caps = 0;
+  /** Version given with CAP LS (0 before any, 301 for a bare CAP LS). */
+  capVersion = 0;
+  /** True between CAP LS/REQ and CAP END: registration waits for it. */
+  capNegotiating = false;
+  /** Connected over TLS. */
+  secure = false;
+  /** SHA-256 of the TLS client certificate, lowercase hex, for SASL EXTERNAL. */
+  certfp: string | undefined = undefined;
+
+  constructor(
+    readonly id: string,
+    readonly link: SessionLink,
+  ) {}
+
+  hasCap(bit: number): boolean {
+    return (this.caps & bit) !== 0;
+  }
+}
+
 export class Session {
   nick = '*';
   nickFolded = '';
@@ -32,22 +62,16 @@ export class Session {
   /** nick!user@host, kept current so every message reuses one string. */
   prefix = '*';
   registered = false;
-  /** Enabled capability bits (protocol/caps.ts). */
-  caps = 0;
-  /** Version given with CAP LS (0 before any, 301 for a bare CAP LS). */
-  capVersion = 0;
-  /** True between CAP LS/REQ and CAP END: registration waits for it. */
-  capNegotiating = false;
+  /** This node's connections of the session; empty for a session of another node. */
+  readonly devices: Device[] = [];
   modes = 0;
   away: string | undefined = undefined;
   operName: string | undefined = undefined;
   /** The account this session is logged in to (its display name), if any. */
   account: string | undefined = undefined;
   accountId: number | undefined = undefined;
-  /** Connected over TLS. */
+  /** Connected over TLS (its first connection was), for WHOIS. */
   secure = false;
-  /** SHA-256 of the TLS client certificate, lowercase hex, for SASL EXTERNAL. */
-  certfp: string | undefined = undefined;
   readonly channels = new Map<Channel, Membership>();
   /** Seconds since the epoch. */
   readonly signonAt: number;
@@ -60,20 +84,48 @@ export class Session {
     readonly id: string,
     public host: string,
     readonly ip: string,
-    /** Undefined for a session mirrored from another node. */
-    readonly link: SessionLink | undefined,
     now: number,
   ) {
     this.signonAt = now;
     this.lastSpokeAt = now;
   }
 
-  get isOper(): boolean {
-    return (this.modes & UserMode.oper) !== 0;
+  /** True when the session has a connection on this node (it is not another node's mirror). */
+  get isLocal(): boolean {
+    return this.devices.length > 0;
   }
 
-  hasCap(bit: number): boolean {
-    return (this.caps & bit) !== 0;
+  /** Sends to every connection of the session. */
+  send(message: Outbound): void {
+    const { devices } = this;
+    for (let i = 0; i < devices.length; i++) devices[i]?.link.send(message);
+  }
+
+  /** Sends to the connections that negotiated `cap`. */
+  sendIfCap(message: Outbound, cap: number): void {
+    const { devices } = this;
+    for (let i = 0; i < devices.length; i++) {
+      const device = devices[i];
+      if (device !== undefined && (device.caps & cap) !== 0) device.link.send(message);
+    }
+  }
+
+  /** Sends `withCap` to the connections that negotiated `cap` and `without` to the others (extended-join). */
+  sendByCap(withCap: Outbound, without: Outbound, cap: number): void {
+    const { devices } = this;
+    for (let i = 0; i < devices.length; i++) {
+      const device = devices[i];
+      if (device !== undefined) device.link.send((device.caps & cap) !== 0 ? withCap : without);
+    }
+  }
+
+  /** Closes every connection of the session (KILL, GHOST, a dropped account's kick-out). */
+  closeAll(reason: string): void {
+    for (const device of [...this.devices]) device.link.close(reason);
+  }
+
+  get isOper(): boolean {
+    return (this.modes & UserMode.oper) !== 0;
   }
 
   updatePrefix(): void {

@@ -45,6 +45,9 @@ export interface LimitSettings {
   readonly pingIntervalSeconds: number;
   readonly pingTimeoutSeconds: number;
   readonly whowasEntries: number;
+  readonly multilineMaxBytes: number;
+  readonly multilineMaxLines: number;
+  readonly monitorEntries: number;
 }
 
 export interface AdminInfo {
@@ -63,6 +66,20 @@ export interface AccountSettings {
   readonly nickGraceSeconds: number;
   readonly maxFailedLogins: number;
   readonly failedLoginWindowSeconds: number;
+  /** SASL logins to an account already online join it as another device (multi-device). */
+  readonly multiclient: boolean;
+}
+
+export interface HistorySettings {
+  readonly enabled: boolean;
+  /** 0 keeps messages for ever. */
+  readonly maxAgeDays: number;
+  /** 0 for no limit. */
+  readonly maxPerTarget: number;
+  /** For rooms that have not chosen. */
+  readonly visibility: 'everything' | 'joined';
+  readonly authorsMayRedact: boolean;
+  readonly maxPerQuery: number;
 }
 
 /** IRCv3 Strict Transport Security, advertised only when a TLS listener exists and a duration is set. */
@@ -83,5 +100,6 @@ export interface ServerSettings {
   readonly admin: AdminInfo;
   readonly limits: LimitSettings;
   readonly accounts: AccountSettings;
+  readonly history: HistorySettings;
   readonly sts: StsSettings | undefined;
 }

@@ -6,7 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { CommandContext } from '../commands/context.js';
 import type { Outbound } from '../core/outbound.js';
-import type { SessionLink, Session } from '../core/session.js';
+import type { Device, SessionLink, Session } from '../core/session.js';
 import type { FloodSettings } from '../core/settings.js';
 import { tagVariantOf } from '../protocol/caps.js';
 import type { IrcMessage } from '../protocol/message.js';
@@ -14,7 +14,7 @@ import { parseMessage } from '../protocol/message.js';
 import { LineFramer } from './framing.js';
 import type { LineSink } from './framing.js';
 import { scheduleFlush } from './flusher.js';
-import { wireBytes } from './wire.js';
+import { taggedWireBytes, wireBytes } from './wire.js';
 
 /** The byte pipe under a connection: a TCP or TLS socket, or a WebSocket adapter. */
 export interface Transport {
@@ -48,7 +48,7 @@ const MAX_FRAME_BYTES = MAX_TAG_BYTES + MAX_BODY_BYTES;
 const MAX_HELD_WITHOUT_FLOOD = 1024;
 
 export class Connection implements SessionLink, LineSink {
-  session!: Session;
+  device!: Device;
   /** The command context (reply buffer, per-connection command state) of this connection's session. */
   context!: CommandContext;
   private readonly framer = new LineFramer(MAX_FRAME_BYTES);
@@ -79,6 +79,11 @@ export class Connection implements SessionLink, LineSink {
     this.lastActivity = now;
     this.tokens = host.flood.burst;
     this.tokensAt = now;
+  }
+
+  /** The user this connection is one device of (it changes when the connection joins an account's session). */
+  get session(): Session {
+    return this.context.session;
   }
 
   // ---- input -------------------------------------------------------------------------------------
@@ -180,10 +185,21 @@ export class Connection implements SessionLink, LineSink {
 
   // ---- output ------------------------------------------------------------------------------------
 
-  /** SessionLink: queue a message in this session's tag variant. */
+  /** SessionLink: queue a message in this connection's tag variant. */
   send(message: Outbound): void {
     if (this.closing) return;
-    this.queue(wireBytes(message, tagVariantOf(this.session.caps)));
+    // While a labeled command runs, what it causes for this connection becomes part of its one response.
+    const context = this.context;
+    if (context.capturing && context.captures(message)) {
+      context.push(message);
+      return;
+    }
+    this.queue(wireBytes(message, tagVariantOf(this.device.caps)));
+  }
+
+  sendTagged(message: Outbound, tags: string): void {
+    if (this.closing) return;
+    this.queue(taggedWireBytes(message, tagVariantOf(this.device.caps), tags));
   }
 
   queue(bytes: Buffer): void {

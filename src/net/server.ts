@@ -18,10 +18,11 @@ import { LoginThrottle } from '../core/auth.js';
 import type { Bus, Clock } from '../core/ports.js';
 import type { Store } from '../core/store.js';
 import type { CapValues } from '../protocol/caps.js';
-import { Session } from '../core/session.js';
+import { Device, Session } from '../core/session.js';
 import type { FloodSettings, ServerSettings } from '../core/settings.js';
 import { renameIntruders } from '../core/accounts.js';
 import { quit } from '../core/users.js';
+import { detachDevice } from '../core/devices.js';
 import type { IrcMessage } from '../protocol/message.js';
 import { Connection } from './connection.js';
 import type { ConnectionHost } from './connection.js';
@@ -189,12 +190,16 @@ export class NatterServer implements ConnectionHost, ServerServices {
     this.perIp.set(ip, count + 1);
     socket.setNoDelay(true);
     const connection = new Connection(socket, this, ip);
-    const session = new Session(String(++this.nextSessionId), displayHost(ip), ip, connection, Math.floor(this.clock.now() / 1000));
-    connection.session = session;
+    const id = String(++this.nextSessionId);
+    const session = new Session(id, displayHost(ip), ip, Math.floor(this.clock.now() / 1000));
+    const device = new Device(id, connection);
+    device.secure = secure;
+    device.certfp = certfp;
     session.secure = secure;
-    session.certfp = certfp;
+    session.devices.push(device);
+    connection.device = device;
     this.network.addLocalSession(session);
-    connection.context = new CommandContext(this, session);
+    connection.context = new CommandContext(this, session, device);
     this.connections.add(connection);
     (socket as SocketWithConnection)[CONNECTION] = connection;
     socket.on('data', onSocketData);
@@ -203,13 +208,17 @@ export class NatterServer implements ConnectionHost, ServerServices {
     socket.on('end', onSocketEnd);
   }
 
-  capValues(session: Session): CapValues {
-    const values = new Map<string, string>([['sasl', SASL_MECHANISMS]]);
+  capValues(device: Device): CapValues {
+    const { limits } = this.settings;
+    const values = new Map<string, string>([
+      ['sasl', SASL_MECHANISMS],
+      ['draft/multiline', `max-bytes=${limits.multilineMaxBytes},max-lines=${limits.multilineMaxLines}`],
+    ]);
     if (this.settings.accounts.registration) values.set('draft/account-registration', 'before-connect,custom-account-name');
     const { sts } = this.settings;
     if (sts !== undefined) {
       // IRCv3 STS: a plaintext connection learns where TLS is; a TLS connection learns for how long to insist.
-      values.set('sts', session.secure ? `duration=${sts.durationSeconds}${sts.preload ? ',preload' : ''}` : `port=${sts.port}`);
+      values.set('sts', device.secure ? `duration=${sts.durationSeconds}${sts.preload ? ',preload' : ''}` : `port=${sts.port}`);
     }
     return values;
   }
@@ -251,6 +260,8 @@ export class NatterServer implements ConnectionHost, ServerServices {
     if (remaining <= 0) this.perIp.delete(connection.ip);
     else this.perIp.set(connection.ip, remaining);
     const { session } = connection;
+    // One device of several going leaves the user online (multi-device).
+    if (detachDevice(session, connection.device)) return;
     if (this.network.sessions.get(session.id) === session) {
       quit(this.network, session, connection.closeReason ?? fallbackReason);
     }

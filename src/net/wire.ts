@@ -16,14 +16,22 @@ export function wireBytes(message: Outbound, variant: TagVariant): Buffer {
   return bytes;
 }
 
-function serializeLine(message: Outbound, variant: TagVariant): string {
-  let tags = '';
-  if ((variant & TagBit.time) !== 0) tags = `time=${new Date(message.time).toISOString()}`;
+/** The bytes of a message with tags of one delivery (label, batch) added: not cached, they belong to one recipient. */
+export function taggedWireBytes(message: Outbound, variant: TagVariant, extraTags: string): Buffer {
+  if (extraTags === '') return wireBytes(message, variant);
+  return Buffer.from(serializeLine(message, variant, extraTags), 'utf8');
+}
+
+function serializeLine(message: Outbound, variant: TagVariant, extraTags = ''): string {
+  let tags = extraTags;
+  if ((variant & TagBit.time) !== 0) tags += `${tags === '' ? '' : ';'}time=${new Date(message.time).toISOString()}`;
   if ((variant & TagBit.account) !== 0 && message.account !== undefined) {
     tags += `${tags === '' ? '' : ';'}account=${escapeTagValue(message.account)}`;
   }
-  if ((variant & TagBit.all) !== 0 && message.clientTags !== undefined && message.clientTags.size > 0) {
-    tags += `${tags === '' ? '' : ';'}${serializeTags(message.clientTags)}`;
+  if ((variant & TagBit.all) !== 0) {
+    if (message.msgid !== undefined) tags += `${tags === '' ? '' : ';'}msgid=${message.msgid}`;
+    if (message.serverTags !== undefined) tags += `${tags === '' ? '' : ';'}${message.serverTags}`;
+    if (message.clientTags !== undefined && message.clientTags.size > 0) tags += `${tags === '' ? '' : ';'}${serializeTags(message.clientTags)}`;
   }
   let line = tags === '' ? '' : `@${tags} `;
   if (message.source !== undefined) line += `:${message.source} `;

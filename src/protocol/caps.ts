@@ -18,6 +18,17 @@ export const Cap = {
   sasl: 1 << 12,
   accountRegistration: 1 << 13,
   sts: 1 << 14,
+  batch: 1 << 15,
+  labeledResponse: 1 << 16,
+  chghost: 1 << 17,
+  extendedMonitor: 1 << 18,
+  noImplicitNames: 1 << 19,
+  standardReplies: 1 << 20,
+  chathistory: 1 << 21,
+  eventPlayback: 1 << 22,
+  readMarker: 1 << 23,
+  messageRedaction: 1 << 24,
+  multiline: 1 << 25,
 } as const;
 
 export type CapBit = (typeof Cap)[keyof typeof Cap];
@@ -51,6 +62,18 @@ export const CAPABILITIES: readonly CapabilityDef[] = [
   { name: 'sasl', bit: Cap.sasl, conditional: true },
   { name: 'draft/account-registration', bit: Cap.accountRegistration, conditional: true },
   { name: 'sts', bit: Cap.sts, conditional: true, informational: true },
+  { name: 'batch', bit: Cap.batch },
+  { name: 'labeled-response', bit: Cap.labeledResponse },
+  { name: 'chghost', bit: Cap.chghost },
+  { name: 'extended-monitor', bit: Cap.extendedMonitor },
+  { name: 'draft/no-implicit-names', bit: Cap.noImplicitNames },
+  { name: 'standard-replies', bit: Cap.standardReplies },
+  { name: 'draft/chathistory', bit: Cap.chathistory },
+  { name: 'draft/event-playback', bit: Cap.eventPlayback },
+  { name: 'draft/read-marker', bit: Cap.readMarker },
+  { name: 'draft/message-redaction', bit: Cap.messageRedaction },
+  // Its value (max-bytes, max-lines) comes from the server's limits.
+  { name: 'draft/multiline', bit: Cap.multiline, conditional: true },
 ];
 
 const BY_NAME = new Map(CAPABILITIES.map((cap) => [cap.name, cap]));
