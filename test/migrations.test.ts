@@ -66,6 +66,7 @@ async function assertFixtureData(store: Store): Promise<void> {
   assert.equal(room.modes, 'ntk');
   assert.equal(room.key, 'sesame');
   assert.equal(room.userLimit, 25);
+  assert.equal(room.history, null, 'rooms registered before migration 0003 use the server default for their history');
   assert.deepEqual(
     (await store.listRoles('#archive')).map((r) => [r.accountName, r.rank]),
     [
@@ -113,6 +114,16 @@ describe('SQLite: a data folder from an older Natter', () => {
       // The new column works on the upgraded file.
       const made = await store.createAccount({ name: 'Newcomer', nameFolded: 'newcomer', passwordHash: '$argon2id$x', scram: { salt: 'c2FsdA==', iterations: 4096, storedKey: 'k', serverKey: 's' }, createdAt: 1, email: 'new@example.org' });
       assert.equal(made.email, 'new@example.org');
+      // And so do the tables of 0003: history, read markers, room joins, and a room's history setting.
+      await store.appendHistory({ msgid: 'upgraded-1', time: 5, target: '#archive', command: 'PRIVMSG', source: 'Founder!f@host', account: 'founder', params: ['#Archive', 'still here'], tags: undefined });
+      assert.deepEqual((await store.queryHistory({ target: '#archive', direction: 'forward', limit: 10, events: false })).map((item) => item.params[1]), ['still here']);
+      const founder = await store.findAccount('founder');
+      assert.ok(founder);
+      assert.equal(await store.setReadMarker(founder.id, '#archive', 5), 5);
+      assert.equal(await store.recordRoomJoin(founder.id, '#archive', 4), 4);
+      await store.updateRoom('#archive', { history: 'joined' });
+      assert.equal((await store.findRoom('#archive'))?.history, 'joined');
+      await store.updateRoom('#archive', { history: null });
     } finally {
       await store.close();
     }
@@ -121,6 +132,7 @@ describe('SQLite: a data folder from an older Natter', () => {
     try {
       assert.equal((await again.findAccount('newcomer'))?.email, 'new@example.org');
       assert.equal(await again.deleteAccount('newcomer'), true);
+      assert.equal((await again.findHistory('#archive', 'upgraded-1'))?.params[1], 'still here');
       await assertFixtureData(again);
     } finally {
       await again.close();

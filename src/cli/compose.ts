@@ -113,6 +113,7 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
   try {
     // Registered rooms are in memory before the first client can JOIN them (docs/chanserv.md).
     logger.info({ rooms: await loadRegisteredRooms(server.network, store) }, 'registered rooms loaded');
+    await server.applyRetention();
     for (const listen of config.listen) addresses.push(await server.listen(parseHostPort(listen)));
     if (tls !== undefined) for (const listen of config.tls.listen) tlsAddresses.push(await server.listenTls(parseHostPort(listen), tls));
   } catch (error) {

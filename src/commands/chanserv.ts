@@ -11,6 +11,7 @@ import {
   parseRole,
   registerRoom,
   ROLE_NAMES,
+  setRoomHistory,
   RoomServiceError,
   setAccountRole,
   transferRoom,
@@ -190,6 +191,22 @@ registerService('ChanServ', {
         default:
           reply(ctx, 'Usage: ACCESS <#room> LIST | ADD <account> <role> | DEL <account>');
       }
+    },
+  },
+  SET: {
+    usage: '<#room> HISTORY <everything|joined|default>',
+    help: "chooses who sees a room's past messages: every member everything, or each member only what came after they joined",
+    async run(ctx, [name, setting, value]) {
+      const choice = value?.toLowerCase();
+      if (name === undefined || setting?.toUpperCase() !== 'HISTORY' || (choice !== 'everything' && choice !== 'joined' && choice !== 'default')) {
+        reply(ctx, 'Usage: SET <#room> HISTORY <everything|joined|default>');
+        return;
+      }
+      await answering(ctx, async () => {
+        const channel = await setRoomHistory(ctx.network, ctx.server.store, ctx.session, name, choice === 'default' ? null : choice);
+        const shown = choice === 'default' ? `the server's default (${ctx.network.settings.history.visibility})` : choice;
+        reply(ctx, `History of ${channel.name}: ${shown}.`);
+      });
     },
   },
 });

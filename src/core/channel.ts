@@ -116,6 +116,8 @@ export interface AccountRole {
 export class RoomRegistration {
   /** accountId -> role; never holds the founder, whose owner role is implicit. */
   readonly roles = new Map<number, AccountRole>();
+  /** Who sees the room's past messages: everything, or members only what came after they joined; null follows the server. */
+  history: 'everything' | 'joined' | null = null;
 
   constructor(
     public founderId: number,

@@ -14,7 +14,8 @@ export interface HistoryItem {
   readonly time: number;
   /**
    * Where it was said: a room's casefolded name ("#chat"), or for a private message the conversation key,
-   * the two parties' keys sorted and joined by a space ("a:alice n:bob"); see partyKey().
+   * the two parties' keys sorted and joined by a space ("a:alice n:bob"); see conversationKey(). The store tells
+   * them apart by that space, which a room's name never has.
    */
   readonly target: string;
   readonly command: HistoryCommand;
@@ -24,11 +25,14 @@ export interface HistoryItem {
   readonly account: string | undefined;
   /** The parameters as sent on the wire, target first ("#Chat", "hello"). */
   readonly params: readonly string[];
-  /** Client-only tags (+draft/reply, +draft/react, ...), without the '+'-less server tags. */
+  /**
+   * The client-only tags (+draft/reply, +draft/react, ...), keys with their '+'; server tags (time, msgid, account)
+   * are not kept here. An empty map is kept as none and reads back as undefined.
+   */
   readonly tags: ReadonlyMap<string, string> | undefined;
 }
 
-/** A place in the (time, seq) order of one target. */
+/** A place in the (time, seq) order of one target. Both are whole numbers. */
 export interface HistoryPoint {
   readonly time: number;
   readonly seq: number;
@@ -72,10 +76,20 @@ export interface RetentionPolicy {
 export interface HistoryStore {
   /**
    * Resolves once the item is durable (committed). Appends made in one event-loop turn are written together in
-   * one transaction (group commit), so the cost of a commit is shared.
+   * one transaction (group commit), so the cost of a commit is shared; appends made while that write runs form
+   * the next one, written after it, so seq follows the order of the appends.
+   *
+   * Rejects, and the item is not stored:
+   * - at once, with a RangeError, when `time` is not a whole number of milliseconds;
+   * - with StoreConflictError when the msgid is already stored (or appears earlier in the same batch): only that
+   *   append; the rest of its batch is written, and the stored row is left as it was;
+   * - with the error of the write, for every append of the batch, when the write fails as a whole (I/O, a lost
+   *   connection, a constraint other than the msgid's): the batch is one transaction, so none of it is stored.
+   *   Later batches are still attempted;
+   * - at once when the store is closing (after close() was called; appends made before are written first).
    */
   appendHistory(item: HistoryItem): Promise<void>;
-  /** Rows in (time, seq) order, ascending, whatever the direction asked for. */
+  /** Rows in (time, seq) order, ascending, whatever the direction asked for. A limit of 0 or less gives none. */
   queryHistory(query: HistoryQuery): Promise<StoredHistoryItem[]>;
   /** The row with this msgid, if it is in this target. */
   findHistory(target: string, msgid: string): Promise<StoredHistoryItem | undefined>;
@@ -83,10 +97,14 @@ export interface HistoryStore {
   deleteHistory(target: string, msgid: string): Promise<boolean>;
   /**
    * Targets with rows in [from, to] (ms, inclusive) among `rooms` (casefolded names) and the conversations of
-   * `party` (a partyKey), newest first, at most `limit`. Only PRIVMSG/NOTICE rows count.
+   * `party` (a partyKey), newest first (ties by target), at most `limit`. Only PRIVMSG/NOTICE rows count. No rooms
+   * and no party: none.
    */
   historyTargets(rooms: readonly string[], party: string | undefined, from: number, to: number, limit: number): Promise<HistoryTarget[]>;
-  /** Applies retention; returns how many rows went. */
+  /**
+   * Applies retention, age first, then the count per target (newest by (time, seq) kept); returns how many rows
+   * went. A negative maxPerTarget is a RangeError; an empty policy deletes nothing.
+   */
   pruneHistory(policy: RetentionPolicy): Promise<number>;
 }
 

@@ -131,6 +131,7 @@ export async function loadRegisteredRooms(network: Network, store: RoomStore & A
       channel.lists[entry.mode].push({ mask: entry.mask, setBy: entry.setBy, setAt: Math.floor(entry.setAt / 1000) });
     }
     const registration = new RoomRegistration(founder.id, founder.name, room.registeredAt);
+    registration.history = room.history;
     for (const role of await store.listRoles(room.nameFolded)) {
       if (role.accountId !== founder.id && isRank(role.rank)) registration.roles.set(role.accountId, { rank: role.rank, accountName: role.accountName });
     }
@@ -195,6 +196,7 @@ export async function registerRoom(network: Network, store: RoomStore, session: 
         modes: flagLetters(channel.modes),
         key: channel.modes.key ?? null,
         userLimit: channel.modes.limit ?? null,
+        history: null,
       });
     } catch (error) {
       if (error instanceof StoreConflictError) throw new RoomServiceError(`${channel.name} is already registered.`);
@@ -346,4 +348,21 @@ export function maySeeRoles(session: Session, channel: Channel, registration: Ro
  */
 export function forgetAccountRooms(network: Network, accountId: number): void {
   network.publish({ type: 'accountRoomsForgotten', accountId, time: network.clock.now() });
+}
+
+/** SET HISTORY: the founder, an admin of the room, or a server operator chooses who sees the room's past messages. */
+export async function setRoomHistory(network: Network, store: RoomStore, session: Session, name: string, history: 'everything' | 'joined' | null): Promise<Channel> {
+  const { channel: found, registration: first } = registeredChannel(network, name);
+  const check = (registration: RoomRegistration): void => {
+    if (registration.roleOf(session.accountId) < Rank.admin && !session.isOper) {
+      throw new RoomServiceError(`Only the founder or an admin of ${found.name} can change who sees its history.`);
+    }
+  };
+  check(first);
+  return withRoomWrite(network, found.nameFolded, async () => {
+    check(stillRegistered(network, found));
+    await store.updateRoom(found.nameFolded, { history });
+    network.publish({ type: 'roomHistoryChanged', channel: found.nameFolded, history, time: network.clock.now() });
+    return found;
+  });
 }

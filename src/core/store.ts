@@ -1,6 +1,8 @@
+import type { HistoryStore, ReadMarkerStore, RoomJoinStore } from './history.js';
+
 /**
  * The persistence ports: what must outlive the process (accounts, registered rooms and their roles,
- * and later history). Implemented by store/sqlite and store/postgres over one conformance suite.
+ * message history, read markers and room joins). Implemented by store/sqlite and store/postgres over one conformance suite.
  * Names reach the store already casefolded by core (`...Folded`), so the store never needs the casemapping.
  */
 
@@ -52,9 +54,16 @@ export interface RoomRecord {
   readonly modes: string;
   readonly key: string | null;
   readonly userLimit: number | null;
+  /**
+   * Who may read the room's history: 'everything' (all of it, to anyone who may join), 'joined' (only what was
+   * said since the reader joined, see RoomJoinStore), or null for the server's default.
+   */
+  readonly history: RoomHistoryVisibility | null;
 }
 
-export type RoomPatch = Partial<Pick<RoomRecord, 'topic' | 'topicSetBy' | 'topicSetAt' | 'modes' | 'key' | 'userLimit'>>;
+export type RoomHistoryVisibility = 'everything' | 'joined';
+
+export type RoomPatch = Partial<Pick<RoomRecord, 'topic' | 'topicSetBy' | 'topicSetAt' | 'modes' | 'key' | 'userLimit' | 'history'>>;
 
 export interface RoomRole {
   readonly accountId: number;
@@ -106,8 +115,9 @@ export interface RoomStore {
   listEntries(nameFolded: string): Promise<RoomListEntry[]>;
 }
 
-export interface Store extends AccountStore, RoomStore {
+export interface Store extends AccountStore, RoomStore, HistoryStore, ReadMarkerStore, RoomJoinStore {
   /** "sqlite:/path/natter.db" or "postgres://host/db", for messages and `natter doctor`. */
   readonly description: string;
+  /** Writes the history appends still pending first; appends made after close() was called are rejected. */
   close(): Promise<void>;
 }

@@ -23,6 +23,7 @@ import type { FloodSettings, ServerSettings } from '../core/settings.js';
 import { renameIntruders } from '../core/accounts.js';
 import { quit } from '../core/users.js';
 import { detachDevice } from '../core/devices.js';
+import { HistoryRecorder } from '../core/history-recorder.js';
 import type { IrcMessage } from '../protocol/message.js';
 import { Connection } from './connection.js';
 import type { ConnectionHost } from './connection.js';
@@ -53,6 +54,8 @@ const WHEEL_INTERVAL_MS = 1000;
 const FLOOD_INTERVAL_MS = 100;
 /** A closing connection whose peer never finishes the close is destroyed after this. */
 const CLOSE_GRACE_MS = 5000;
+/** How often history retention runs (and once at start). */
+const RETENTION_INTERVAL_MS = 3_600_000;
 
 export interface TlsIdentity {
   readonly cert: string;
@@ -78,6 +81,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
   private readonly throttled = new Set<Connection>();
   private floodTimer: NodeJS.Timeout | undefined;
   private readonly wheel: NodeJS.Timeout;
+  private readonly retention: NodeJS.Timeout;
   private nextSessionId = 0;
   private readonly reloadSettings: () => Promise<ServerSettings>;
   private stopping = false;
@@ -97,6 +101,30 @@ export class NatterServer implements ConnectionHost, ServerServices {
       this.turnWheel();
     }, WHEEL_INTERVAL_MS);
     this.wheel.unref();
+    this.network.recorder = new HistoryRecorder(options.store, (error, what) => {
+      this.logger.error({ err: error }, what);
+    });
+    this.retention = setInterval(() => {
+      void this.applyRetention();
+    }, RETENTION_INTERVAL_MS);
+    this.retention.unref();
+  }
+
+  /** Drops history past the configured age and count (history.maxAgeDays, history.maxPerTarget). */
+  async applyRetention(): Promise<number> {
+    const { history } = this.settings;
+    if (history.maxAgeDays === 0 && history.maxPerTarget === 0) return 0;
+    try {
+      const removed = await this.store.pruneHistory({
+        ...(history.maxAgeDays > 0 ? { olderThan: this.clock.now() - history.maxAgeDays * 86_400_000 } : {}),
+        ...(history.maxPerTarget > 0 ? { maxPerTarget: history.maxPerTarget } : {}),
+      });
+      if (removed > 0) this.logger.info({ removed }, 'history retention applied');
+      return removed;
+    } catch (error) {
+      this.logger.error({ err: error }, 'history retention failed');
+      return 0;
+    }
   }
 
   get settings(): ServerSettings {
@@ -316,6 +344,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
   async shutdown(reason: string, timeoutMs = 3000): Promise<void> {
     this.stopping = true;
     clearInterval(this.wheel);
+    clearInterval(this.retention);
     if (this.floodTimer !== undefined) clearInterval(this.floodTimer);
     const closed = this.listeners.map(
       (listener) =>

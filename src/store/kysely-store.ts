@@ -3,11 +3,13 @@
  * only in how they are opened (sqlite/, postgres/) and in the DDL of the migrations.
  */
 import type { Kysely, Selectable } from 'kysely';
-import { Migrator, sql } from 'kysely';
+import { CompiledQuery, Migrator, sql } from 'kysely';
+import type { HistoryCommand, HistoryItem, HistoryQuery, HistoryTarget, RetentionPolicy, StoredHistoryItem } from '../core/history.js';
 import type {
   AccountRecord,
   NewAccount,
   RoomListEntry,
+  RoomHistoryVisibility,
   RoomPatch,
   RoomRecord,
   RoomRole,
@@ -17,7 +19,7 @@ import type {
 import { StoreConflictError } from '../core/store.js';
 import { migrationProvider } from './migrations.js';
 import type { Dialect } from './migrations.js';
-import type { AccountsTable, Database, RoomsTable } from './schema.js';
+import type { AccountsTable, Database, HistoryTable, RoomsTable } from './schema.js';
 
 /** Raised when a store cannot be opened or migrated: the start stops with this message. */
 export class StoreOpenError extends Error {
@@ -95,21 +97,116 @@ function toRoom(row: Selectable<RoomsTable>): RoomRecord {
     modes: row.modes,
     key: row.key,
     userLimit: row.user_limit,
+    history: toHistoryVisibility(row.history),
   };
+}
+
+/** A value this version does not know (written by hand, or by a newer Natter) reads as the server's default. */
+function toHistoryVisibility(value: string | null): RoomHistoryVisibility | null {
+  return value === 'everything' || value === 'joined' ? value : null;
 }
 
 function scramColumns(scram: ScramCredentials): Pick<AccountsTable, 'scram_salt' | 'scram_iterations' | 'scram_stored_key' | 'scram_server_key'> {
   return { scram_salt: scram.salt, scram_iterations: scram.iterations, scram_stored_key: scram.storedKey, scram_server_key: scram.serverKey };
 }
 
+// ---- history rows ----------------------------------------------------------------------------------
+
+/** Rows per INSERT of a group commit: 10 parameters a row stays far below SQLite's (32766) and PG's (65535) limits. */
+const APPEND_CHUNK_ROWS = 200;
+const HISTORY_INSERT_COLUMNS = '(target, party1, party2, msgid, "time", command, source, account, params, tags)';
+const HISTORY_INSERT_COLUMN_COUNT = 10;
+/** What a row reads back as (party1/party2 only serve the indexes). */
+const HISTORY_SELECT = ['seq', 'msgid', 'time', 'target', 'command', 'source', 'account', 'params', 'tags'] as const;
+/** The rows that are messages; the others are room events (draft/event-playback). */
+const MESSAGE_COMMANDS: readonly HistoryCommand[] = ['PRIVMSG', 'NOTICE', 'TAGMSG'];
+/** The rows historyTargets counts (CHATHISTORY TARGETS lists conversations, not reactions). */
+const TEXT_COMMANDS: readonly HistoryCommand[] = ['PRIVMSG', 'NOTICE'];
+
+/** Appends of one event-loop turn (or of one write's duration): written together, then each settled. */
+interface AppendBatch {
+  readonly items: HistoryItem[];
+  readonly resolves: Array<() => void>;
+  readonly rejects: Array<(error: unknown) => void>;
+}
+
+/** Times and ids reach the store as JS numbers; a fraction or NaN would fail on PG bigint and be stored as REAL on SQLite. */
+function checkMilliseconds(time: number, what: string): void {
+  if (!Number.isSafeInteger(time)) throw new RangeError(`${what} must be an integer of milliseconds, not ${String(time)}`);
+}
+
+/** The INSERT of `rows` history rows, with the dialect's placeholders; skips (and does not return) a msgid already stored. */
+function historyInsertSql(dialect: Dialect, rows: number): string {
+  const tuples: string[] = [];
+  let parameter = 0;
+  for (let row = 0; row < rows; row++) {
+    const marks: string[] = [];
+    for (let column = 0; column < HISTORY_INSERT_COLUMN_COUNT; column++) marks.push(dialect === 'postgres' ? `$${String(++parameter)}` : '?');
+    tuples.push(`(${marks.join(', ')})`);
+  }
+  return `INSERT INTO history ${HISTORY_INSERT_COLUMNS} VALUES ${tuples.join(', ')} ON CONFLICT (msgid) DO NOTHING RETURNING msgid`;
+}
+
+/** Appends one item's values in HISTORY_INSERT_COLUMNS order. */
+function pushHistoryValues(values: unknown[], item: HistoryItem): void {
+  // A conversation's target is two party keys joined by a space; a room's name never has a space (RFC 2812 1.3).
+  const space = item.target.indexOf(' ');
+  values.push(
+    item.target,
+    space < 0 ? null : item.target.slice(0, space),
+    space < 0 ? null : item.target.slice(space + 1),
+    item.msgid,
+    item.time,
+    item.command,
+    item.source,
+    item.account ?? null,
+    JSON.stringify(item.params),
+    item.tags === undefined || item.tags.size === 0 ? null : JSON.stringify(Object.fromEntries(item.tags)),
+  );
+}
+
+type HistoryRow = Pick<Selectable<HistoryTable>, (typeof HISTORY_SELECT)[number]>;
+
+function toHistoryItem(row: HistoryRow): StoredHistoryItem {
+  return {
+    // Numbers on both dialects: postgres/open.ts parses BIGINT (seq, time) as a JS number, not pg's default string.
+    seq: row.seq,
+    msgid: row.msgid,
+    time: row.time,
+    target: row.target,
+    command: row.command as HistoryCommand,
+    source: row.source,
+    account: row.account ?? undefined,
+    params: JSON.parse(row.params) as string[],
+    tags: row.tags === null ? undefined : new Map(Object.entries(JSON.parse(row.tags) as Record<string, string>)),
+  };
+}
+
 export class KyselyStore implements Store {
+  /** The batch taking appends; written when the current write (if any) is done. */
+  private collecting: AppendBatch | undefined;
+  /** Set while a batch waits for the end of the event-loop turn to be written. */
+  private flushTimer: NodeJS.Immediate | undefined;
+  /** Set while batches are being written, one after the other. */
+  private writing: Promise<void> | undefined;
+  private closing = false;
+  /** INSERT text by row count: built once each (and prepared once by sqlite/open.ts's statement cache). */
+  private readonly historyInserts = new Map<number, string>();
+
   constructor(
     protected readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
     readonly description: string,
     private readonly onClose: () => Promise<void>,
   ) {}
 
   async close(): Promise<void> {
+    this.closing = true;
+    if (this.flushTimer !== undefined) {
+      clearImmediate(this.flushTimer);
+      this.startWriting();
+    }
+    await this.writing;
     await this.db.destroy();
     await this.onClose();
   }
@@ -216,6 +313,7 @@ export class KyselyStore implements Store {
           modes: room.modes,
           key: room.key,
           user_limit: room.userLimit,
+          history: room.history,
         })
         .execute(),
     );
@@ -239,6 +337,7 @@ export class KyselyStore implements Store {
     if (patch.modes !== undefined) set.modes = patch.modes;
     if (patch.key !== undefined) set.key = patch.key;
     if (patch.userLimit !== undefined) set.user_limit = patch.userLimit;
+    if (patch.history !== undefined) set.history = patch.history;
     if (Object.keys(set).length === 0) return;
     await this.db.updateTable('rooms').set(set).where('name_folded', '=', nameFolded).execute();
   }
@@ -298,5 +397,233 @@ export class KyselyStore implements Store {
   async listEntries(nameFolded: string): Promise<RoomListEntry[]> {
     const rows = await this.db.selectFrom('room_lists').selectAll().where('room', '=', nameFolded).orderBy('set_at').orderBy('mask_folded').execute();
     return rows.map((r) => ({ mode: r.mode as RoomListEntry['mode'], mask: r.mask, maskFolded: r.mask_folded, setBy: r.set_by, setAt: r.set_at }));
+  }
+
+  // ---- history -----------------------------------------------------------------------------------
+
+  appendHistory(item: HistoryItem): Promise<void> {
+    if (this.closing) return Promise.reject(new Error(`${this.description} is closed`));
+    if (!Number.isSafeInteger(item.time)) return Promise.reject(new RangeError(`history time must be an integer of milliseconds, not ${String(item.time)}`));
+    let batch = this.collecting;
+    if (batch === undefined) {
+      batch = { items: [], resolves: [], rejects: [] };
+      this.collecting = batch;
+      // While a write runs, its loop takes this batch next; otherwise the batch waits for the turn's other appends.
+      if (this.writing === undefined) this.flushTimer = setImmediate(this.startWriting);
+    }
+    const { items, resolves, rejects } = batch;
+    return new Promise<void>((resolve, reject) => {
+      items.push(item);
+      resolves.push(resolve);
+      rejects.push(reject);
+    });
+  }
+
+  private readonly startWriting = (): void => {
+    this.flushTimer = undefined;
+    // writeBatches() awaits before it can finish, so `writing` is set here before the loop clears it.
+    if (this.writing === undefined && this.collecting !== undefined) this.writing = this.writeBatches();
+  };
+
+  private async writeBatches(): Promise<void> {
+    try {
+      for (let batch = this.collecting; batch !== undefined; batch = this.collecting) {
+        this.collecting = undefined;
+        await this.writeBatch(batch);
+      }
+    } finally {
+      // Cleared in the same step as the loop's last look at `collecting`, so a later append schedules a new write.
+      this.writing = undefined;
+      // Only if the loop ended abnormally (writeBatch never rejects): a waiting batch must not be stranded.
+      if (this.collecting !== undefined && this.flushTimer === undefined) this.flushTimer = setImmediate(this.startWriting);
+    }
+  }
+
+  /** Writes one batch and settles every promise of it; never rejects. */
+  private async writeBatch(batch: AppendBatch): Promise<void> {
+    const { items, resolves, rejects } = batch;
+    let duplicates: number[] | undefined;
+    try {
+      // One statement is atomic by itself; only a batch of several statements needs BEGIN/COMMIT (two round trips on PG).
+      duplicates =
+        items.length <= APPEND_CHUNK_ROWS
+          ? await this.insertHistoryRows(this.db, items)
+          : await this.db.transaction().execute((trx) => this.insertHistoryRows(trx, items));
+    } catch (error) {
+      for (const reject of rejects) reject(error);
+      return;
+    }
+    if (duplicates === undefined) {
+      for (const resolve of resolves) resolve();
+      return;
+    }
+    let next = 0;
+    for (let i = 0; i < items.length; i++) {
+      if (duplicates[next] === i) {
+        next++;
+        rejects[i]!(new StoreConflictError(`the msgid ${items[i]!.msgid} is already in the history`));
+      } else {
+        resolves[i]!();
+      }
+    }
+  }
+
+  /** Inserts the items in statements of APPEND_CHUNK_ROWS rows; returns the indexes (ascending) of those whose msgid was already stored. */
+  private async insertHistoryRows(executor: Kysely<Database>, items: readonly HistoryItem[]): Promise<number[] | undefined> {
+    let duplicates: number[] | undefined;
+    for (let start = 0; start < items.length; start += APPEND_CHUNK_ROWS) {
+      const end = Math.min(items.length, start + APPEND_CHUNK_ROWS);
+      const values: unknown[] = [];
+      for (let i = start; i < end; i++) pushHistoryValues(values, items[i]!);
+      let text = this.historyInserts.get(end - start);
+      if (text === undefined) {
+        text = historyInsertSql(this.dialect, end - start);
+        this.historyInserts.set(end - start, text);
+      }
+      // Built by hand: Kysely's builder would make a node per value of every row, on every chat message's path.
+      const { rows } = await executor.executeQuery<{ msgid: string }>(CompiledQuery.raw(text, values));
+      if (rows.length === end - start) continue;
+      // Some msgid was already stored (or twice in this batch: the first one wins); RETURNING names those written.
+      const written = new Set(rows.map((row) => row.msgid));
+      for (let i = start; i < end; i++) {
+        if (!written.delete(items[i]!.msgid)) (duplicates ??= []).push(i);
+      }
+    }
+    return duplicates;
+  }
+
+  async queryHistory(query: HistoryQuery): Promise<StoredHistoryItem[]> {
+    if (query.limit <= 0) return [];
+    const { after, before, notBefore } = query;
+    let select = this.db.selectFrom('history').select(HISTORY_SELECT).where('target', '=', query.target);
+    // (time, seq) > after, written as OR for both dialects; the extra `time >=` lets the (target, time, seq) index seek.
+    if (after !== undefined) {
+      select = select
+        .where('time', '>=', after.time)
+        .where((eb) => eb.or([eb('time', '>', after.time), eb.and([eb('time', '=', after.time), eb('seq', '>', after.seq)])]));
+    }
+    if (before !== undefined) {
+      select = select
+        .where('time', '<=', before.time)
+        .where((eb) => eb.or([eb('time', '<', before.time), eb.and([eb('time', '=', before.time), eb('seq', '<', before.seq)])]));
+    }
+    if (notBefore !== undefined) select = select.where('time', '>=', notBefore);
+    if (!query.events) select = select.where('command', 'in', MESSAGE_COMMANDS);
+    const order = query.direction === 'backward' ? 'desc' : 'asc';
+    const rows = await select.orderBy('time', order).orderBy('seq', order).limit(query.limit).execute();
+    const items = rows.map(toHistoryItem);
+    if (order === 'desc') items.reverse();
+    return items;
+  }
+
+  async findHistory(target: string, msgid: string): Promise<StoredHistoryItem | undefined> {
+    const row = await this.db.selectFrom('history').select(HISTORY_SELECT).where('msgid', '=', msgid).where('target', '=', target).executeTakeFirst();
+    return row === undefined ? undefined : toHistoryItem(row);
+  }
+
+  async deleteHistory(target: string, msgid: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('history').where('msgid', '=', msgid).where('target', '=', target).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async historyTargets(rooms: readonly string[], party: string | undefined, from: number, to: number, limit: number): Promise<HistoryTarget[]> {
+    if ((rooms.length === 0 && party === undefined) || limit <= 0) return [];
+    const rows = await this.db
+      .selectFrom('history')
+      .select((eb) => ['target', eb.fn.max('time').as('latest')])
+      .where('command', 'in', TEXT_COMMANDS)
+      .where('time', '>=', from)
+      .where('time', '<=', to)
+      .where((eb) => {
+        const owned = [];
+        // `IN ()` is a syntax error on PG: an empty room list adds no condition.
+        if (rooms.length > 0) owned.push(eb('target', 'in', rooms));
+        if (party !== undefined) owned.push(eb('party1', '=', party), eb('party2', '=', party));
+        return eb.or(owned);
+      })
+      .groupBy('target')
+      .orderBy('latest', 'desc')
+      .orderBy('target')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => ({ target: row.target, latest: row.latest }));
+  }
+
+  async pruneHistory(policy: RetentionPolicy): Promise<number> {
+    const { olderThan, maxPerTarget } = policy;
+    if (olderThan !== undefined) checkMilliseconds(olderThan, 'olderThan');
+    if (maxPerTarget !== undefined && !(Number.isSafeInteger(maxPerTarget) && maxPerTarget >= 0)) {
+      throw new RangeError(`maxPerTarget must be a whole number, not ${String(maxPerTarget)}`);
+    }
+    if (olderThan === undefined && maxPerTarget === undefined) return 0;
+    return this.db.transaction().execute(async (trx) => {
+      let deleted = 0;
+      if (olderThan !== undefined) {
+        const result = await trx.deleteFrom('history').where('time', '<', olderThan).executeTakeFirst();
+        deleted += Number(result.numDeletedRows);
+      }
+      if (maxPerTarget !== undefined) {
+        // One statement for both dialects (window functions: SQLite 3.25+, PG): rank each target's rows newest first.
+        const ranked = trx
+          .selectFrom('history')
+          .select(['seq', sql<number>`ROW_NUMBER() OVER (PARTITION BY ${sql.ref('target')} ORDER BY ${sql.ref('time')} DESC, ${sql.ref('seq')} DESC)`.as('rank')])
+          .as('ranked');
+        const result = await trx
+          .deleteFrom('history')
+          .where('seq', 'in', trx.selectFrom(ranked).select('ranked.seq').where('ranked.rank', '>', maxPerTarget))
+          .executeTakeFirst();
+        deleted += Number(result.numDeletedRows);
+      }
+      return deleted;
+    });
+  }
+
+  // ---- read markers and room joins ---------------------------------------------------------------
+
+  async getReadMarker(accountId: number, target: string): Promise<number | undefined> {
+    const row = await this.db.selectFrom('read_markers').select('time').where('account_id', '=', accountId).where('target', '=', target).executeTakeFirst();
+    return row === undefined ? undefined : row.time;
+  }
+
+  async setReadMarker(accountId: number, target: string, time: number): Promise<number> {
+    checkMilliseconds(time, 'a read marker');
+    // One statement keeps it forward-only under concurrent writers; CASE is the portable max (MAX() on SQLite, GREATEST on PG).
+    const row = await this.db
+      .insertInto('read_markers')
+      .values({ account_id: accountId, target, time })
+      .onConflict((oc) =>
+        oc.columns(['account_id', 'target']).doUpdateSet({
+          time: (eb) => eb.case().when('excluded.time', '>', eb.ref('read_markers.time')).then(eb.ref('excluded.time')).else(eb.ref('read_markers.time')).end(),
+        }),
+      )
+      .returning('time')
+      .executeTakeFirstOrThrow();
+    return row.time;
+  }
+
+  async recordRoomJoin(accountId: number, room: string, time: number): Promise<number> {
+    checkMilliseconds(time, 'a join time');
+    // A forget (PART on another node) between the two statements leaves nothing to read: record again, a few times at most.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const inserted = await this.db
+        .insertInto('room_joins')
+        .values({ account_id: accountId, room, joined_at: time })
+        .onConflict((oc) => oc.columns(['account_id', 'room']).doNothing())
+        .returning('joined_at')
+        .executeTakeFirst();
+      if (inserted !== undefined) return inserted.joined_at;
+      const stored = await this.roomJoinedAt(accountId, room);
+      if (stored !== undefined) return stored;
+    }
+    throw new Error(`the join of account ${String(accountId)} to ${room} kept being forgotten while it was recorded`);
+  }
+
+  async roomJoinedAt(accountId: number, room: string): Promise<number | undefined> {
+    const row = await this.db.selectFrom('room_joins').select('joined_at').where('account_id', '=', accountId).where('room', '=', room).executeTakeFirst();
+    return row === undefined ? undefined : row.joined_at;
+  }
+
+  async forgetRoomJoin(accountId: number, room: string): Promise<void> {
+    await this.db.deleteFrom('room_joins').where('account_id', '=', accountId).where('room', '=', room).execute();
   }
 }

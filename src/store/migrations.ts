@@ -77,11 +77,60 @@ const migration0002: Migration = {
   },
 };
 
+/**
+ * Message history (CHATHISTORY, reactions, event-playback), read markers, and when an account joined a room (for
+ * rooms whose history starts at the reader's join), plus each registered room's choice of who sees its history.
+ * history.seq is the store's insertion counter: rows of one millisecond keep their order (AUTOINCREMENT on SQLite,
+ * so a seq is never reused after deletes). Its indexes: paging one target by (time, seq); the conversations of one
+ * party (historyTargets); retention by age.
+ */
+function migration0003(dialect: Dialect): Migration {
+  const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable('history')
+        .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('party1', 'text')
+        .addColumn('party2', 'text')
+        .addColumn('msgid', 'text', (c) => c.notNull().unique())
+        .addColumn('time', sql.raw(bigint), (c) => c.notNull())
+        .addColumn('command', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('account', 'text')
+        .addColumn('params', 'text', (c) => c.notNull())
+        .addColumn('tags', 'text')
+        .execute();
+      await db.schema.createIndex('history_target_time').on('history').columns(['target', 'time', 'seq']).execute();
+      await db.schema.createIndex('history_party1_time').on('history').columns(['party1', 'time']).execute();
+      await db.schema.createIndex('history_party2_time').on('history').columns(['party2', 'time']).execute();
+      await db.schema.createIndex('history_time').on('history').column('time').execute();
+      await db.schema
+        .createTable('read_markers')
+        .addColumn('account_id', sql.raw(bigint), (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('time', sql.raw(bigint), (c) => c.notNull())
+        .addPrimaryKeyConstraint('read_markers_pk', ['account_id', 'target'])
+        .execute();
+      await db.schema
+        .createTable('room_joins')
+        .addColumn('account_id', sql.raw(bigint), (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('room', 'text', (c) => c.notNull())
+        .addColumn('joined_at', sql.raw(bigint), (c) => c.notNull())
+        .addPrimaryKeyConstraint('room_joins_pk', ['account_id', 'room'])
+        .execute();
+      await db.schema.alterTable('rooms').addColumn('history', 'text').execute();
+    },
+  };
+}
+
 /** Every migration in order; the name's number is its place. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_accounts_and_rooms': migration0001(dialect),
     '0002_account_email': migration0002,
+    '0003_history': migration0003(dialect),
   };
 }
 

@@ -32,6 +32,8 @@ export interface RoomsTable {
   modes: string;
   key: string | null;
   user_limit: number | null;
+  /** Since migration 0003: 'everything', 'joined', or null for the server's default. */
+  history: string | null;
 }
 
 export interface RoomRolesTable {
@@ -49,10 +51,43 @@ export interface RoomListsTable {
   set_at: number;
 }
 
+/** Since migration 0003: one row per stored message or event, ordered by (time, seq). */
+export interface HistoryTable {
+  seq: Generated<number>;
+  target: string;
+  /** The two party keys of a private conversation's target; null for a room. */
+  party1: string | null;
+  party2: string | null;
+  msgid: string;
+  time: number;
+  command: string;
+  source: string;
+  account: string | null;
+  /** JSON array of strings. */
+  params: string;
+  /** JSON object of the client tags; null when there are none. */
+  tags: string | null;
+}
+
+export interface ReadMarkersTable {
+  account_id: number;
+  target: string;
+  time: number;
+}
+
+export interface RoomJoinsTable {
+  account_id: number;
+  room: string;
+  joined_at: number;
+}
+
 export interface Database {
   accounts: AccountsTable;
   account_certfps: AccountCertfpsTable;
   rooms: RoomsTable;
   room_roles: RoomRolesTable;
   room_lists: RoomListsTable;
+  history: HistoryTable;
+  read_markers: ReadMarkersTable;
+  room_joins: RoomJoinsTable;
 }

@@ -58,5 +58,5 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     await db.destroy();
     throw error;
   }
-  return new KyselyStore(db, description, () => Promise.resolve());
+  return new KyselyStore(db, 'postgres', description, () => Promise.resolve());
 }

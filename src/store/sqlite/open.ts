@@ -113,5 +113,5 @@ export async function openSqliteStore(path: string): Promise<KyselyStore> {
     await db.destroy();
     throw error;
   }
-  return new KyselyStore(db, description, () => Promise.resolve());
+  return new KyselyStore(db, 'sqlite', description, () => Promise.resolve());
 }
