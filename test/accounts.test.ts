@@ -73,7 +73,8 @@ describe('accounts', () => {
   };
 
   before(async () => {
-    server = await startTestServer({ accounts: { maxFailedLogins: 1000, minPasswordLength: 10 } });
+    // One SASL login per user here (these tests are about accounts, not devices): multi-device is tested in multi-device.test.ts.
+    server = await startTestServer({ accounts: { maxFailedLogins: 1000, minPasswordLength: 10, multiclient: false } });
     await Promise.all(['tagger', 'notifier', 'joiner', 'bossy', 'plainacct', 'owner', 'pwchange', 'dropper', 'certman', 'certother', 'ident'].map((n) => account(n)));
     await server.store.setOper('bossy', true);
   });

@@ -56,7 +56,7 @@ async function targets(ctx: CommandContext, params: readonly string[]): Promise<
   const mine = partyOf(network, session);
   let low = Math.min(from.time, to.time);
   // A guest sees only conversations of this connection's lifetime (core/history-access.ts).
-  if (session.account === undefined) low = Math.max(low, session.signonAt * 1000);
+  if (session.account === undefined) low = Math.max(low, session.connectedAtMs);
   const found = await server.store.historyTargets(rooms, mine, low, Math.max(from.time, to.time), limit);
   ctx.batch('draft/chathistory-targets', [], () => {
     for (const { target, latest } of found) {

@@ -12,6 +12,8 @@ import type { Device, Session } from '../core/session.js';
 import { Cap } from '../protocol/caps.js';
 import { escapeTagValue } from '../protocol/tags.js';
 import { isValidMiddleParam } from '../protocol/message.js';
+import { carriesOwnBatch, isOneMultilineBatch } from '../core/multiline.js';
+import type { MultilineInput } from './batch.js';
 
 /** Services of the running server that commands need and core does not own. */
 export interface ServerServices {
@@ -42,12 +44,16 @@ interface Reply {
 export class CommandContext {
   /** PASS given before registration, checked when registration completes. */
   pendingPassword: string | undefined = undefined;
+  /** The last nick asked for before registration, even if it was refused (multi-device joins need none). */
+  wantedNick: string | undefined = undefined;
   /** The label of the command being run (IRCv3 labeled-response), when its connection negotiated it. */
   label: string | undefined = undefined;
   /** True while a labeled command runs: the connection hands what it causes here (see captures()). */
   capturing = false;
   /** The session's prefix when the labeled command began (a NICK changes it mid-command). */
   private captureSource = '';
+  /** draft/multiline: the batch this connection is sending, if any (commands/batch.ts). */
+  multiline: MultilineInput | undefined = undefined;
   private readonly replies: Reply[] = [];
   /** Open batches, innermost last: what is queued now goes into the last one. */
   private readonly openBatches: string[] = [];
@@ -153,7 +159,8 @@ export class CommandContext {
     if (label === undefined) {
       for (const reply of replies) {
         if (reply.batch === undefined) link.send(reply.message);
-        else link.sendTagged(reply.message, `batch=${reply.batch}`);
+        // A multiline line has its own batch tag (it nests in this batch through its BATCH lines).
+        else link.sendTagged(reply.message, carriesOwnBatch(reply.message) ? '' : `batch=${reply.batch}`);
       }
       replies.length = 0;
       return;
@@ -172,10 +179,15 @@ export class CommandContext {
       replies.forEach((reply, index) => {
         link.sendTagged(reply.message, index === 0 ? labelTag : '');
       });
+    } else if (replies.every((reply) => reply.batch === undefined) && isOneMultilineBatch(replies.map((reply) => reply.message))) {
+      // The echo of a labeled draft/multiline batch: the label goes on its opening BATCH alone (multiline, "Labeled response").
+      replies.forEach((reply, index) => {
+        link.sendTagged(reply.message, index === 0 ? labelTag : '');
+      });
     } else {
       const ref = this.newBatchRef();
       link.sendTagged(new Outbound(serverName, 'BATCH', [`+${ref}`, 'labeled-response'], now), labelTag);
-      for (const reply of replies) link.sendTagged(reply.message, `batch=${reply.batch ?? ref}`);
+      for (const reply of replies) link.sendTagged(reply.message, carriesOwnBatch(reply.message) ? '' : `batch=${reply.batch ?? ref}`);
       link.sendTagged(new Outbound(serverName, 'BATCH', [`-${ref}`], now), '');
     }
     replies.length = 0;

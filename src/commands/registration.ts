@@ -53,6 +53,9 @@ export const registrationCommands: CommandTable = {
       }
       const wasRegistered = ctx.session.registered;
       const before = ctx.session.nickFolded;
+      // A second device of an account asks for the nick its first device holds: refused (433) for now, but if it
+      // then logs in to that account it joins that user (welcome.ts) without needing a nick of its own.
+      if (!wasRegistered) ctx.wantedNick = nick;
       changeNick(ctx.network, ctx.session, nick);
       if (!wasRegistered) return tryCompleteRegistration(ctx);
       // A registered user who takes an account's nick must log in to keep it.

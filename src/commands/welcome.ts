@@ -20,11 +20,13 @@ export function isupportTokens(settings: ServerSettings): IsupportTokens {
   const targets = limits.maxTargets;
   return [
     ['AWAYLEN', limits.awayLength],
+    ['BOT', 'B'],
     ['CASEMAPPING', settings.casemapping],
     ['CHANLIMIT', `#:${limits.channelsPerUser}`],
     ['CHANMODES', CHANMODES],
     ['CHANNELLEN', limits.channelLength],
     ['CHANTYPES', '#'],
+    ...(settings.history.enabled ? ([['CHATHISTORY', settings.history.maxPerQuery]] as const) : []),
     ['ELIST', 'CMNTU'],
     ['EXCEPTS', 'e'],
     ['HOSTLEN', 64],
@@ -33,6 +35,9 @@ export function isupportTokens(settings: ServerSettings): IsupportTokens {
     ['MAXLIST', `beI:${limits.listEntries}`],
     ['MAXTARGETS', targets],
     ['MODES', limits.modesPerCommand],
+    // MONITOR=0 would read as "no limit" to some clients: a server that allows no entries does not offer MONITOR.
+    ...(limits.monitorEntries > 0 ? [['MONITOR', limits.monitorEntries] as const] : []),
+    ['MSGREFTYPES', 'timestamp,msgid'],
     ['NETWORK', settings.networkName],
     ['NICKLEN', limits.nickLength],
     ['PREFIX', `(${STATUS_LETTERS})~&@%+`],
@@ -64,7 +69,9 @@ export function sendIsupport(ctx: CommandContext): void {
 /** Registration completes once NICK and USER are given and CAP negotiation (if any) has ended. */
 export function tryCompleteRegistration(ctx: CommandContext): Promise<void> | undefined {
   const { session, network } = ctx;
-  if (session.registered || ctx.device.capNegotiating || session.nickFolded === '' || session.user === '') return undefined;
+  if (session.registered || ctx.device.capNegotiating || session.user === '') return undefined;
+  const user = session.accountId !== undefined && network.settings.accounts.multiclient ? sessionOfAccount(network, session.accountId) : undefined;
+  if (session.nickFolded === '' && (user === undefined || ctx.wantedNick === undefined)) return undefined;
   const { password } = network.settings;
   if (password !== undefined && (ctx.pendingPassword === undefined || !timingSafeEqualStrings(ctx.pendingPassword, password))) {
     ctx.numeric(N.ERR_PASSWDMISMATCH, 'Password incorrect');
@@ -80,7 +87,6 @@ export function tryCompleteRegistration(ctx: CommandContext): Promise<void> | un
     return undefined;
   }
   ctx.pendingPassword = undefined;
-  const user = session.accountId !== undefined && network.settings.accounts.multiclient ? sessionOfAccount(network, session.accountId) : undefined;
   if (user !== undefined) {
     joinAsDevice(ctx, user);
     return undefined;
@@ -124,7 +130,7 @@ function sendWelcome(ctx: CommandContext): void {
   ctx.numeric(N.RPL_WELCOME, `Welcome to the ${settings.networkName} IRC Network, ${session.prefix}`);
   ctx.numeric(N.RPL_YOURHOST, `Your host is ${settings.serverName}, running version ${server.version}`);
   ctx.numeric(N.RPL_CREATED, `This server was created ${new Date(network.startedAt).toUTCString()}`);
-  ctx.numeric(N.RPL_MYINFO, settings.serverName, server.version, 'iow', 'beIiklmnst', 'beIklqaohv');
+  ctx.numeric(N.RPL_MYINFO, settings.serverName, server.version, 'Biow', 'beIiklmnst', 'beIklqaohv');
   sendIsupport(ctx);
   sendLusers(ctx);
   sendMotd(ctx);

@@ -39,6 +39,8 @@ export class Membership {
     readonly channel: Channel,
     /** Seconds since the epoch. */
     readonly joinedAt: number,
+    /** Milliseconds since the epoch: where history "since they joined" begins. */
+    readonly joinedAtMs = joinedAt * 1000,
   ) {}
 
   get highestRank(): Rank {

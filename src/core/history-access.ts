@@ -39,7 +39,7 @@ export async function readableTarget(network: Network, store: HistoryReader, ses
     let notBefore: number | undefined;
     if (roomHistoryVisibility(network, channel) === 'joined') {
       const recorded = session.accountId === undefined ? undefined : await store.roomJoinedAt(session.accountId, channel.nameFolded);
-      notBefore = recorded ?? membership.joinedAt * 1000;
+      notBefore = recorded ?? membership.joinedAtMs;
     }
     return { key: channel.nameFolded, display: channel.name, notBefore, channel };
   }
@@ -49,7 +49,7 @@ export async function readableTarget(network: Network, store: HistoryReader, ses
   return {
     key: conversationKey(mine, other.party),
     display: other.display,
-    notBefore: session.account === undefined ? session.signonAt * 1000 : undefined,
+    notBefore: session.account === undefined ? session.connectedAtMs : undefined,
     channel: undefined,
   };
 }

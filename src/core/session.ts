@@ -23,12 +23,15 @@ export const UserMode = {
   invisible: 1 << 0,
   wallops: 1 << 1,
   oper: 1 << 2,
+  /** IRCv3 bot-mode: the user is a bot (+B, ISUPPORT BOT=B). */
+  bot: 1 << 3,
 } as const;
 
 export const USER_MODE_LETTERS: ReadonlyArray<readonly [string, number]> = [
   ['i', UserMode.invisible],
   ['o', UserMode.oper],
   ['w', UserMode.wallops],
+  ['B', UserMode.bot],
 ];
 
 /** One connection of a session, with what was negotiated on it: caps are per connection, the nick is not. */
@@ -75,6 +78,8 @@ export class Session {
   readonly channels = new Map<Channel, Membership>();
   /** Seconds since the epoch. */
   readonly signonAt: number;
+  /** Milliseconds since the epoch when this node accepted the connection (a guest's history starts there). */
+  connectedAtMs = 0;
   /** Seconds since the epoch of the last PRIVMSG/NOTICE sent, for WHOIS idle. */
   lastSpokeAt: number;
   /** Set by fan-out to dedupe recipients of one event (QUIT, NICK) without allocating a Set. */

@@ -224,6 +224,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
     device.secure = secure;
     device.certfp = certfp;
     session.secure = secure;
+    session.connectedAtMs = this.clock.now();
     session.devices.push(device);
     connection.device = device;
     this.network.addLocalSession(session);
