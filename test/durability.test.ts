@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { TestClient } from './helpers/client.js';
+import { TestClient } from './helpers/client.js';
 import { postgresStorage, sqliteStorage, survivesKill9 } from './helpers/durability.js';
 import type { StorageUnderTest } from './helpers/durability.js';
 import { registerAccount, saslPlain } from './helpers/login.js';
@@ -48,6 +48,76 @@ describe('nothing acknowledged is lost when the server is killed (SIGKILL)', { c
         );
         // Where it was written: the data folder's natter.db, or the schema named in the URL.
         assert.deepEqual((await storage.rows('accounts')).map((row) => row['name']), ['durable']);
+      } finally {
+        await storage.dispose();
+      }
+    });
+  }
+});
+
+/** Every msgid a CHATHISTORY client can page through in a room, oldest first (AFTER from the start, page by page). */
+async function allMsgids(client: TestClient, channel: string): Promise<Set<string>> {
+  const seen = new Set<string>();
+  let ref = 'timestamp=1970-01-01T00:00:00.000Z';
+  for (;;) {
+    client.send(`CHATHISTORY AFTER ${channel} ${ref} 100`);
+    const open = await client.expect((m) => m.command === 'BATCH' && m.params[1] === 'chathistory', 5000);
+    const batch = (open.params[0] ?? '').slice(1);
+    let last: string | undefined;
+    for (;;) {
+      const next = await client.expect((m) => m.tags?.get('batch') === batch || (m.command === 'BATCH' && m.params[0] === `-${batch}`), 5000);
+      if (next.command === 'BATCH') break;
+      last = next.tags?.get('msgid');
+      if (last !== undefined) seen.add(last);
+    }
+    if (last === undefined) return seen;
+    ref = `msgid=${last}`;
+  }
+}
+
+describe('messages under load: every message a client saw echoed is in CHATHISTORY after SIGKILL', { concurrency: 2 }, () => {
+  for (const [name, make] of storages) {
+    it(`${name}: 4 clients talking, killed mid-flow, every acknowledged msgid comes back`, async (t) => {
+      const storage = await make();
+      if (storage.unavailable !== undefined) {
+        t.skip(storage.unavailable);
+        return;
+      }
+      const acknowledged = new Set<string>();
+      const caps = ['message-tags', 'echo-message', 'batch', 'draft/chathistory'];
+      try {
+        await survivesKill9(
+          storage,
+          async (port) => {
+            const talkers = await Promise.all([0, 1, 2, 3].map((i) => TestClient.register(port, `talker${i}`, { caps })));
+            for (const talker of talkers) talker.send('JOIN #durable');
+            await Promise.all(talkers.map((talker) => talker.expect('366')));
+            let running = true;
+            const loops = talkers.map(async (talker, i) => {
+              for (let n = 0; running; n++) {
+                talker.send(`PRIVMSG #durable :talker ${i} line ${n}`);
+                const echo = await talker.expect((m) => m.command === 'PRIVMSG' && m.source?.startsWith(`talker${i}!`) === true, 5000).catch(() => undefined);
+                if (echo === undefined) return;
+                const id = echo.tags?.get('msgid');
+                if (id !== undefined) acknowledged.add(id);
+              }
+            });
+            // Let the load run, then return while it is still running: the process is killed at once.
+            await new Promise((resolve) => setTimeout(resolve, 700));
+            running = false;
+            void Promise.all(loops);
+          },
+          async (port) => {
+            const reader = await TestClient.register(port, 'reader', { caps });
+            reader.send('JOIN #durable');
+            await reader.expect('366');
+            const kept = await allMsgids(reader, '#durable');
+            const lost = [...acknowledged].filter((id) => !kept.has(id));
+            assert.ok(acknowledged.size > 50, `the load acknowledged ${acknowledged.size} messages`);
+            assert.deepEqual(lost, [], `${lost.length} of ${acknowledged.size} acknowledged messages were lost`);
+            await reader.quit();
+          },
+        );
       } finally {
         await storage.dispose();
       }

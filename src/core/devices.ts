@@ -24,9 +24,10 @@ export function attachDevice(network: Network, unregistered: Session, device: De
 
 /** A device goes while others stay: nobody else sees a thing. Returns false when it was the last one. */
 export function detachDevice(session: Session, device: Device): boolean {
-  if (session.devices.length <= 1) return false;
   const index = session.devices.indexOf(device);
+  // Already detached (its QUIT came before its socket closed): nothing more to do.
   if (index === -1) return true;
+  if (session.devices.length <= 1) return false;
   session.devices.splice(index, 1);
   return true;
 }
