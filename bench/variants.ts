@@ -1,13 +1,13 @@
 /**
  * Variants: Natter's scenarios run again with a feature that costs something switched on (issue 3: TLS now, message
- * history later), reported beside the plain figures with the ratio variant / plain. Only Natter runs variants; the
+ * history switched off), reported beside the plain figures with the ratio variant / plain. Only Natter runs variants; the
  * reference servers always run plain.
  *
  * A variant is a fresh Natter started with extra `natter serve` arguments, plus how the clients reach it. Adding one
  * (say `history`) is an entry here: its arguments, its transport, its title in the report.
  */
 
-export const VARIANTS = ['plain', 'tls'] as const;
+export const VARIANTS = ['plain', 'tls', 'nohistory'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export interface VariantSpec {
@@ -38,6 +38,15 @@ export const VARIANT_SPECS: Record<Variant, VariantSpec> = {
       'Natter makes in its data folder; a full handshake per connection, no session resumption)',
     transport: 'tls',
     natterArgs: ['--listen-tls', '127.0.0.1:{{TLSPORT}}'],
+  },
+  nohistory: {
+    name: 'nohistory',
+    title: 'Natter without history',
+    description:
+      'message history switched off (`--no-history`): no store write per message, so the ratio shows what keeping ' +
+      'every message in SQLite, durably before it is delivered, costs (plain keeps history, as Natter does by default)',
+    transport: 'tcp',
+    natterArgs: ['--no-history'],
   },
 };
 

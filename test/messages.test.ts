@@ -249,7 +249,7 @@ describe('messages', () => {
       const got = only(await bob.roundtrip());
       assert.deepEqual([...(got.tags?.keys() ?? [])].sort(), ['+example.org/color', 'msgid', 'time']);
       assert.equal(got.tags?.get('+example.org/color'), 'blue');
-      assert.match(got.tags?.get('msgid') ?? '', /^[a-z0-9]{11,}$/, 'a msgid from the server (IRCv3 message-ids)');
+      assert.match(got.tags.get('msgid') ?? '', /^[a-z0-9]{11,}$/, 'a msgid from the server (IRCv3 message-ids)');
       assert.deepEqual(await lines(carol), [`:${mask(alice)} PRIVMSG ${channel} tagged`]);
       carol.send(`@+typing=active PRIVMSG ${channel} :untagged`);
       carol.send(`@+typing=active TAGMSG ${channel}`);

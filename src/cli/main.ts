@@ -32,6 +32,8 @@ interface ServeFlags {
   data?: string;
   config?: string;
   logLevel?: string;
+  /** false with --no-history. */
+  history?: boolean;
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
@@ -42,6 +44,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   if (flags.data !== undefined) overrides.data = flags.data;
   if (flags.logLevel !== undefined) overrides.logLevel = flags.logLevel;
   if (flags.database !== undefined) overrides.database = flags.database;
+  if (flags.history === false) overrides.history = { enabled: false };
   if (flags.listenTls !== undefined || flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
     overrides.tls = {
       ...(flags.listenTls === undefined ? {} : { listen: flags.listenTls }),
@@ -117,6 +120,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--data <dir>', 'the data folder')
     .option('--database <url>', 'keep accounts and rooms in PostgreSQL, postgres://user@host:port/database, instead of the data folder')
     .option('--config <file>', 'a JSON configuration file (see docs/configuration.md)')
+    .option('--no-history', 'keep no message history (CHATHISTORY answers that none is kept)')
     .addOption(new Option('--log-level <level>', 'how much to log').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .action(serve);
 

@@ -8,6 +8,7 @@ import { matchWildcard } from '../protocol/mask.js';
 import * as N from '../protocol/numerics.js';
 import type { CommandContext } from './context.js';
 import { eachTarget } from './dispatch-helpers.js';
+import { sendJoinReadMarker } from './markread.js';
 import type { CommandTable } from './types.js';
 
 export function sendTopic(ctx: CommandContext, channel: Channel, always: boolean): void {
@@ -41,20 +42,27 @@ export function sendNames(ctx: CommandContext, channel: Channel): void {
   ctx.numeric(N.RPL_ENDOFNAMES, channel.name, 'End of /NAMES list');
 }
 
-function handleJoin(ctx: CommandContext, channels: string, keys: string | undefined): void {
+function handleJoin(ctx: CommandContext, channels: string, keys: string | undefined): Promise<void> | undefined {
   if (channels === '0') {
     partAll(ctx.network, ctx.session);
-    return;
+    return undefined;
   }
   const keyList = keys === undefined ? [] : keys.split(',');
   let index = 0;
-  eachTarget(ctx, channels, (name) => {
+  return eachTarget(ctx, channels, (name) => {
     const key = keyList[index++];
     const channel = joinChannel(ctx.network, ctx.session, name, key === '' ? undefined : key);
-    if (channel === undefined) return;
-    sendTopic(ctx, channel, false);
-    // draft/no-implicit-names: the client asks for NAMES itself when it wants them.
-    if (!ctx.device.hasCap(Cap.noImplicitNames)) sendNames(ctx, channel);
+    if (channel === undefined) return undefined;
+    const replies = (): void => {
+      sendTopic(ctx, channel, false);
+      // draft/no-implicit-names: the client asks for NAMES itself when it wants them.
+      if (!ctx.device.hasCap(Cap.noImplicitNames)) sendNames(ctx, channel);
+    };
+    // draft/read-marker: MARKREAD right after the JOIN (before RPL_ENDOFNAMES), which may wait on the store.
+    const marker = sendJoinReadMarker(ctx, channel);
+    if (marker !== undefined) return marker.then(replies);
+    replies();
+    return undefined;
   });
 }
 
@@ -119,14 +127,14 @@ export const channelCommands: CommandTable = {
   JOIN: {
     minParams: 1,
     handler(ctx, message) {
-      handleJoin(ctx, message.params[0] ?? '', message.params[1]);
+      return handleJoin(ctx, message.params[0] ?? '', message.params[1]);
     },
   },
   PART: {
     minParams: 1,
     handler(ctx, message) {
       const reason = message.params[1];
-      eachTarget(ctx, message.params[0] ?? '', (name) => {
+      return eachTarget(ctx, message.params[0] ?? '', (name) => {
         partChannel(ctx.network, ctx.session, name, reason);
       });
     },
@@ -170,7 +178,7 @@ export const channelCommands: CommandTable = {
     handler(ctx, message) {
       const [name = '', nicks = '', reason] = message.params;
       const why = reason === undefined || reason === '' ? ctx.session.nick : reason;
-      eachTarget(ctx, nicks, (nick) => {
+      return eachTarget(ctx, nicks, (nick) => {
         kickMember(ctx.network, ctx.session, name, nick, why);
       });
     },

@@ -7,6 +7,7 @@ import type { StoredHistoryItem } from '../core/history.js';
 import type { HistoryRequest, MessageRef } from '../core/history-access.js';
 import { parseMessageRef, readableTarget, readHistory } from '../core/history-access.js';
 import { partyOf } from '../core/messaging.js';
+import { isMultilineItem, multilineReplay, receivesMultilineBatches } from '../core/multiline.js';
 import { Outbound } from '../core/outbound.js';
 import { Cap } from '../protocol/caps.js';
 import type { CommandContext } from './context.js';
@@ -37,8 +38,13 @@ async function history(ctx: CommandContext, subcommand: HistoryRequest['subcomma
   const { network, server, session } = ctx;
   const target = await readableTarget(network, server.store, session, subcommand, targetName);
   const items = await readHistory(server.store, target, { subcommand, refs, limit, events: ctx.device.hasCap(Cap.eventPlayback) });
+  const withBatches = receivesMultilineBatches(ctx.device);
   ctx.batch('chathistory', [target.display], () => {
-    for (const item of items) ctx.push(replayOf(item));
+    for (const item of items) {
+      // A multiline message is one item whose text holds line breaks: it goes out as its lines (or their batch).
+      if (isMultilineItem(item)) for (const message of multilineReplay(item, withBatches)) ctx.push(message);
+      else ctx.push(replayOf(item));
+    }
   });
 }
 

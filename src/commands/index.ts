@@ -5,14 +5,20 @@
  */
 import type { IrcMessage } from '../protocol/message.js';
 import * as N from '../protocol/numerics.js';
+import { batchCommands, interceptMultiline } from './batch.js';
 import { capCommands } from './cap.js';
 import { channelCommands } from './channel.js';
+import { chathistoryCommands } from './chathistory.js';
+import { chghostCommands } from './chghost.js';
 import type { CommandContext } from './context.js';
 import { reportError } from './dispatch-helpers.js';
 import { messageCommands } from './message.js';
+import { markreadCommands } from './markread.js';
 import { modeCommands } from './mode.js';
+import { monitorCommands } from './monitor.js';
 import { operCommands } from './oper.js';
 import { queryCommands } from './query.js';
+import { redactCommands } from './redact.js';
 import { registerCommands } from './register.js';
 import { registrationCommands } from './registration.js';
 import { saslCommands } from './sasl.js';
@@ -30,13 +36,19 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
     ...capCommands,
     ...registrationCommands,
     ...channelCommands,
+    ...chathistoryCommands,
     ...modeCommands,
     ...messageCommands,
+    ...batchCommands,
     ...queryCommands,
     ...operCommands,
+    ...chghostCommands,
+    ...monitorCommands,
     ...saslCommands,
     ...registerCommands,
     ...serviceCommands,
+    ...redactCommands,
+    ...markreadCommands,
   }),
 );
 
@@ -54,6 +66,8 @@ function handleFailure(ctx: CommandContext, verb: string, error: unknown): void 
  * can hold back its next lines until this one is done (commands of one client stay in order).
  */
 export function dispatch(ctx: CommandContext, message: IrcMessage): Promise<void> | undefined {
+  // draft/multiline: the lines of a client's batch are collected (commands/batch.ts), not run one by one.
+  if ((ctx.multiline !== undefined || message.tags?.has('batch') === true) && interceptMultiline(ctx, message)) return undefined;
   const verb = message.command.toUpperCase();
   const spec = COMMANDS.get(verb);
   const { session } = ctx;

@@ -1,5 +1,6 @@
 /** PRIVMSG, NOTICE, TAGMSG, AWAY, SETNAME (Modern IRC "Sending Messages"; IRCv3 message-tags, setname). */
 import { ChatError, FailError } from '../core/errors.js';
+import type { MultilineLine } from '../core/events.js';
 import { sendMessage } from '../core/messaging.js';
 import type { MessageCommand } from '../core/messaging.js';
 import { setAway, setRealname } from '../core/users.js';
@@ -13,7 +14,7 @@ import { isService, runService } from './services.js';
 import type { CommandTable } from './types.js';
 
 /** Client-only tags (+foo) are relayed only from clients that negotiated message-tags; all others are dropped. */
-function clientTags(ctx: CommandContext, message: IrcMessage): Map<string, string> | undefined {
+export function clientTags(ctx: CommandContext, message: IrcMessage): Map<string, string> | undefined {
   if (message.tags === undefined || !ctx.device.hasCap(Cap.messageTags)) return undefined;
   let relayed: Map<string, string> | undefined;
   for (const [key, value] of message.tags) {
@@ -35,16 +36,26 @@ function deliver(ctx: CommandContext, message: IrcMessage, command: MessageComma
   return eachTarget(
     ctx,
     targets,
-    (target) => {
-      const { recipient, done } = sendMessage(ctx.network, ctx.server.store, ctx.session, ctx.device.id, command, target, text, tags);
-      if (recipient?.away !== undefined && command === 'PRIVMSG') ctx.numeric(N.RPL_AWAY, recipient.nick, recipient.away);
-      return done?.catch((error: unknown) => {
-        ctx.server.log('error', { err: error, command }, 'message not stored, so not delivered');
-        throw new FailError(command, 'MESSAGE_NOT_STORED', [target], 'The message could not be stored and was not delivered; try again');
-      });
-    },
+    (target) => sendToTarget(ctx, command, target, text, tags),
     command === 'NOTICE',
   );
+}
+
+/** One target's message (also a draft/multiline batch, with its `lines`: commands/batch.ts). */
+export function sendToTarget(
+  ctx: CommandContext,
+  command: MessageCommand,
+  target: string,
+  text: string,
+  tags: ReadonlyMap<string, string> | undefined,
+  lines?: readonly MultilineLine[],
+): Promise<void> | undefined {
+  const { recipient, done } = sendMessage(ctx.network, ctx.network.settings.history.enabled ? ctx.server.store : undefined, ctx.session, ctx.device.id, command, target, text, tags, lines);
+  if (recipient?.away !== undefined && command === 'PRIVMSG') ctx.numeric(N.RPL_AWAY, recipient.nick, recipient.away);
+  return done?.catch((error: unknown) => {
+    ctx.server.log('error', { err: error, command }, 'message not stored, so not delivered');
+    throw new FailError(command, 'MESSAGE_NOT_STORED', [target], 'The message could not be stored and was not delivered; try again');
+  });
 }
 
 export const messageCommands: CommandTable = {

@@ -39,6 +39,8 @@ function whoFlags(ctx: CommandContext, target: Session, channel: Channel | undef
   if (target.isOper) flags += '*';
   const membership = channel?.members.get(target);
   if (membership !== undefined) flags += membership.prefixString(ctx.device.hasCap(Cap.multiPrefix));
+  // IRCv3 bot-mode: the BOT ISUPPORT letter among the flags.
+  if ((target.modes & UserMode.bot) !== 0) flags += 'B';
   return flags;
 }
 
@@ -151,6 +153,7 @@ function handleWhois(ctx: CommandContext, nickList: string): void {
   ctx.numeric(N.RPL_WHOISSERVER, target.nick, settings.serverName, settings.networkName);
   if (target.away !== undefined) ctx.numeric(N.RPL_AWAY, target.nick, target.away);
   if (target.isOper) ctx.numeric(N.RPL_WHOISOPERATOR, target.nick, 'is an IRC operator');
+  if ((target.modes & UserMode.bot) !== 0) ctx.numeric(N.RPL_WHOISBOT, target.nick, 'is a bot');
   if (target.account !== undefined) ctx.numeric(N.RPL_WHOISACCOUNT, target.nick, target.account, 'is logged in as');
   if (target.secure) ctx.numeric(N.RPL_WHOISSECURE, target.nick, 'is using a secure connection');
   if (session.isOper || session === target) ctx.numeric(N.RPL_WHOISACTUALLY, target.nick, target.ip, 'Actual IP');

@@ -14,6 +14,7 @@ import { attachDevice, sessionOfAccount } from '../core/devices.js';
 import { Outbound } from '../core/outbound.js';
 import type { Session } from '../core/session.js';
 import { Cap } from '../protocol/caps.js';
+import { formatMarker } from '../core/read-markers.js';
 
 export function isupportTokens(settings: ServerSettings): IsupportTokens {
   const { limits } = settings;
@@ -87,10 +88,7 @@ export function tryCompleteRegistration(ctx: CommandContext): Promise<void> | un
     return undefined;
   }
   ctx.pendingPassword = undefined;
-  if (user !== undefined) {
-    joinAsDevice(ctx, user);
-    return undefined;
-  }
+  if (user !== undefined) return joinAsDevice(ctx, user);
   session.updatePrefix();
   registerSession(network, session);
   sendWelcome(ctx);
@@ -102,15 +100,22 @@ export function tryCompleteRegistration(ctx: CommandContext): Promise<void> | un
  * under that user's nick and given the user's rooms as if it had just joined them (JOIN, topic, NAMES), so the
  * client's view matches; nobody else sees anything.
  */
-function joinAsDevice(ctx: CommandContext, user: Session): void {
+async function joinAsDevice(ctx: CommandContext, user: Session): Promise<void> {
   attachDevice(ctx.network, ctx.session, ctx.device, user);
   ctx.session = user;
   sendWelcome(ctx);
   if (user.away !== undefined) ctx.numeric(N.RPL_NOWAWAY, 'You have been marked as being away');
-  for (const channel of user.channels.keys()) {
-    ctx.push(new Outbound(user.prefix, 'JOIN', ctx.device.hasCap(Cap.extendedJoin) ? [channel.name, user.account ?? '*', user.realname] : [channel.name], ctx.network.clock.now(), undefined, user.account));
+  const { device, network } = ctx;
+  const markers = device.hasCap(Cap.readMarker) && user.accountId !== undefined;
+  for (const channel of [...user.channels.keys()]) {
+    ctx.push(new Outbound(user.prefix, 'JOIN', device.hasCap(Cap.extendedJoin) ? [channel.name, user.account ?? '*', user.realname] : [channel.name], network.clock.now(), undefined, user.account));
+    // draft/read-marker: after each JOIN, where the account has read up to in that room.
+    if (markers && user.accountId !== undefined) {
+      const marker = await ctx.server.store.getReadMarker(user.accountId, channel.nameFolded).catch(() => undefined);
+      ctx.fromServer('MARKREAD', [channel.name, formatMarker(marker)]);
+    }
     sendTopic(ctx, channel, false);
-    if (!ctx.device.hasCap(Cap.noImplicitNames)) sendNames(ctx, channel);
+    if (!device.hasCap(Cap.noImplicitNames)) sendNames(ctx, channel);
   }
 }
 

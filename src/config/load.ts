@@ -19,6 +19,8 @@ export interface ConfigOverrides {
   database?: string;
   /** --listen-tls, --tls-cert and --tls-key, merged into the file's "tls" object. */
   tls?: { listen?: string[]; cert?: string; key?: string };
+  /** --no-history, merged into the file's "history" object. */
+  history?: { enabled?: boolean };
 }
 
 function describeIssue(issue: z.core.$ZodIssue, source: string): string {
@@ -58,10 +60,10 @@ export async function loadConfig(path: string | undefined, overrides: ConfigOver
   const merged: Record<string, unknown> = { ...(fromFile as Record<string, unknown>) };
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
-    if (key === 'tls') {
-      const fileTls = typeof merged['tls'] === 'object' && merged['tls'] !== null ? (merged['tls'] as Record<string, unknown>) : {};
+    if (key === 'tls' || key === 'history') {
+      const fromFileSection = typeof merged[key] === 'object' && merged[key] !== null ? (merged[key] as Record<string, unknown>) : {};
       const flags = Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined));
-      merged['tls'] = { ...fileTls, ...flags };
+      merged[key] = { ...fromFileSection, ...flags };
     } else {
       merged[key] = value;
     }

@@ -18,6 +18,12 @@ export interface UserIntro {
   readonly accountId: number | undefined;
 }
 
+/** One line of a draft/multiline message; `concat` joins it to the previous line without a line break. */
+export interface MultilineLine {
+  readonly text: string;
+  readonly concat: boolean;
+}
+
 export interface ModeChange {
   readonly adding: boolean;
   readonly letter: string;
@@ -46,6 +52,8 @@ export type NetworkEvent =
   | { readonly type: 'awayChanged'; readonly id: string; readonly message: string | undefined; readonly time: number }
   | { readonly type: 'userModeChanged'; readonly id: string; readonly modes: number; readonly changes: string; readonly time: number }
   | { readonly type: 'realnameChanged'; readonly id: string; readonly realname: string; readonly time: number }
+  /** An operator's CHGHOST (IRCv3 chghost): the user's username and host, both already validated. */
+  | { readonly type: 'hostChanged'; readonly id: string; readonly user: string; readonly host: string; readonly time: number }
   | {
       readonly type: 'channelJoined';
       readonly id: string;
@@ -105,6 +113,8 @@ export type NetworkEvent =
       readonly msgid: string;
       /** The connection it was sent from, so echo-message applies to that one and not the sender's other devices. */
       readonly device: string | undefined;
+      /** draft/multiline: the lines of the message (`text` is them joined); delivered by core/multiline.ts. */
+      readonly lines?: readonly MultilineLine[];
     }
   | {
       readonly type: 'privateMessage';
@@ -118,8 +128,43 @@ export type NetworkEvent =
       readonly msgid: string;
       /** The connection it was sent from, so echo-message applies to that one and not the sender's other devices. */
       readonly device: string | undefined;
+      /** draft/multiline: the lines of the message (`text` is them joined); delivered by core/multiline.ts. */
+      readonly lines?: readonly MultilineLine[];
     }
   | { readonly type: 'wallops'; readonly source: string; readonly text: string; readonly time: number }
+  /**
+   * draft/message-redaction: a PRIVMSG/NOTICE/TAGMSG was deleted from history (core/redaction.ts); published after
+   * the store's delete was awaited.
+   */
+  | {
+      readonly type: 'messageRedacted';
+      /** The redactor's session id, and the connection the REDACT came from (it gets the REDACT even without the cap). */
+      readonly from: string;
+      readonly device: string | undefined;
+      /** Casefolded room, or undefined for a private conversation. */
+      readonly channel: string | undefined;
+      /** The other party of a private conversation (a session id), or undefined for a room. */
+      readonly to: string | undefined;
+      /** The target as the redactor wrote it, for when the room or the other party is gone by the time it applies. */
+      readonly target: string;
+      /** The msgid of the redacted message. */
+      readonly redacted: string;
+      readonly reason: string | undefined;
+      readonly time: number;
+      /** The REDACT's own message id. */
+      readonly msgid: string;
+    }
+  /** draft/read-marker: an account's read marker for a target moved forward (stored); its other connections are told. */
+  | {
+      readonly type: 'readMarkerMoved';
+      readonly accountId: number;
+      /** The target as the client wrote it ("#Chat", "Bob"). */
+      readonly target: string;
+      /** The marker now stored, milliseconds since the epoch. */
+      readonly marker: number;
+      /** The connection that set it: it has its reply already. */
+      readonly device: string | undefined;
+    }
   // Registered rooms (ChanServ): each is published after its store write was awaited.
   | {
       readonly type: 'roomRegistered';
@@ -131,6 +176,7 @@ export type NetworkEvent =
       readonly time: number;
     }
   | { readonly type: 'roomDropped'; readonly channel: string; readonly time: number }
+  | { readonly type: 'roomHistoryChanged'; readonly channel: string; readonly history: 'everything' | 'joined' | null; readonly time: number }
   | {
       readonly type: 'roomFounderChanged';
       readonly channel: string;

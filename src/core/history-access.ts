@@ -94,6 +94,8 @@ async function pointOf(store: HistoryReader, target: string, ref: MessageRef, si
   return undefined;
 }
 
+const NO_REF: MessageRef = { kind: 'none' };
+
 export interface HistoryRequest {
   readonly subcommand: 'LATEST' | 'BEFORE' | 'AFTER' | 'AROUND' | 'BETWEEN';
   readonly refs: readonly MessageRef[];
@@ -105,7 +107,7 @@ export interface HistoryRequest {
 export async function readHistory(store: HistoryReader, target: ReadableTarget, request: HistoryRequest): Promise<StoredHistoryItem[]> {
   const { limit, events } = request;
   const base = { target: target.key, limit, events, ...(target.notBefore === undefined ? {} : { notBefore: target.notBefore }) };
-  const [first = { kind: 'none' } as MessageRef, second = { kind: 'none' } as MessageRef] = request.refs;
+  const [first = NO_REF, second = NO_REF] = request.refs;
   const query = (fields: Partial<HistoryQuery> & Pick<HistoryQuery, 'direction'>): Promise<StoredHistoryItem[]> => store.queryHistory({ ...base, ...fields });
   switch (request.subcommand) {
     case 'LATEST': {

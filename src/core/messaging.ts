@@ -5,10 +5,11 @@
  */
 import { rankByPrefix } from './channel.js';
 import { ChatError } from './errors.js';
-import type { NetworkEvent } from './events.js';
+import type { MultilineLine, NetworkEvent } from './events.js';
 import type { HistoryItem, HistoryStore } from './history.js';
 import { conversationKey, partyKey } from './history.js';
 import type { Network } from './network.js';
+import { MULTILINE_MARKER, multilineMarker } from './multiline.js';
 import { maySpeak } from './permissions.js';
 import type { Session } from './session.js';
 
@@ -39,6 +40,8 @@ export function sendMessage(
   target: string,
   text: string,
   tags: ReadonlyMap<string, string> | undefined,
+  /** draft/multiline: the lines `text` joins; the message is then delivered, and kept, as one (core/multiline.ts). */
+  lines?: readonly MultilineLine[],
 ): SentMessage {
   const time = network.clock.now();
   const msgid = network.msgids.next();
@@ -65,13 +68,14 @@ export function sendMessage(
       time,
       msgid,
       device,
+      ...(lines === undefined ? {} : { lines }),
     };
     // A STATUSMSG reaches some members only: history, which any member may read, does not keep it.
     historyTarget = minRank === 0 ? channel.nameFolded : '';
   } else {
     recipient = network.findNick(target);
     if (recipient === undefined) throw new ChatError('noSuchNick', [target]);
-    event = { type: 'privateMessage', from: session.id, command, to: recipient.id, text, tags, time, msgid, device };
+    event = { type: 'privateMessage', from: session.id, command, to: recipient.id, text, tags, time, msgid, device, ...(lines === undefined ? {} : { lines }) };
     historyTarget = conversationKey(partyOf(network, session), partyOf(network, recipient));
   }
   if (command !== 'TAGMSG') session.lastSpokeAt = Math.floor(time / 1000);
@@ -93,7 +97,9 @@ export function partyOf(network: Network, session: Session): string {
 
 function historyItem(session: Session, event: NetworkEvent, target: string, recipient: Session | undefined): HistoryItem | undefined {
   if (event.type !== 'channelMessage' && event.type !== 'privateMessage') return undefined;
-  const tags = keptTags(event.command, event.tags);
+  let tags = keptTags(event.command, event.tags);
+  // A multiline message is one item; its marker keeps where the lines were, for multilineReplay().
+  if (event.lines !== undefined) tags = new Map(tags ?? []).set(MULTILINE_MARKER, multilineMarker(event.lines));
   if (event.command === 'TAGMSG' && tags === undefined) return undefined;
   const wireTarget = event.type === 'channelMessage' ? event.target : (recipient?.nick ?? '*');
   return {

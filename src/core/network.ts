@@ -7,11 +7,27 @@ import type { Casefold } from '../protocol/casemapping.js';
 import { casefolder } from '../protocol/casemapping.js';
 import { Channel, isRank, Membership, Rank, RANKS, RoomRegistration } from './channel.js';
 import type { ModeChange, NetworkEvent, RoleChange, UserIntro } from './events.js';
+import { MonitorRegistry } from './monitor.js';
+import * as N from '../protocol/numerics.js';
 import { MsgidSource } from './msgid.js';
+import { deliverMultilineToChannel, deliverMultilineToUser } from './multiline.js';
 import { Outbound } from './outbound.js';
 import type { Bus, Clock } from './ports.js';
 import { Session, UserMode } from './session.js';
 import type { ServerSettings } from './settings.js';
+import type { HistoryCommand } from './history.js';
+
+/** What the network tells history as it applies events (core/history-recorder.ts writes it to the store). */
+export interface RoomEventRecorder {
+  /** A room event (JOIN, PART, KICK, TOPIC, MODE, NICK, QUIT) as its members saw it, for event-playback. */
+  roomEvent(room: string, message: Outbound): void;
+  /** A logged-in user's membership of a room began (JOIN) or ended (PART, KICK): not a disconnection. */
+  roomJoined(accountId: number, room: string, time: number): void;
+  roomLeft(accountId: number, room: string): void;
+}
+
+/** Commands of room events that history keeps for event-playback. */
+export const ROOM_EVENT_COMMANDS: ReadonlySet<HistoryCommand> = new Set(['JOIN', 'PART', 'KICK', 'TOPIC', 'MODE', 'NICK', 'QUIT']);
 
 export interface WhowasEntry {
   readonly nick: string;
@@ -48,7 +64,11 @@ export class Network {
    */
   readonly roomWrites = new Map<string, Promise<void>>();
   private deliveryEpoch = 0;
+  /** Keeps room events for draft/event-playback and room joins for "joined" history; set by the server. */
+  recorder: RoomEventRecorder | undefined = undefined;
   readonly msgids = new MsgidSource();
+  /** MONITOR lists of this node's sessions (core/monitor.ts); only sign-on/off and presence events touch it. */
+  readonly monitor = new MonitorRegistry();
 
   constructor(
     settings: ServerSettings,
@@ -151,17 +171,31 @@ export class Network {
       case 'wallops':
         this.applyWallops(event.source, event.text, event.time);
         return;
+      case 'messageRedacted':
+        this.applyMessageRedacted(event);
+        return;
+      case 'readMarkerMoved':
+        this.applyReadMarkerMoved(event.accountId, event.target, event.marker, event.device);
+        return;
       case 'roomRegistered':
         this.applyRoomRegistered(event);
         return;
       case 'roomDropped':
         this.applyRoomDropped(event.channel);
         return;
+      case 'roomHistoryChanged': {
+        const registration = this.channels.get(event.channel)?.registration;
+        if (registration !== undefined) registration.history = event.history;
+        return;
+      }
       case 'roomFounderChanged':
         this.applyRoomFounderChanged(event);
         return;
       case 'roomRoleChanged':
         this.applyRoomRoleChanged(event.channel, event.role, event.time);
+        return;
+      case 'hostChanged':
+        this.applyHostChanged(event.id, event.user, event.host, event.time);
         return;
       case 'accountRoomsForgotten':
         this.applyAccountRoomsForgotten(event.accountId);
@@ -170,11 +204,15 @@ export class Network {
   }
 
   private applyChannelMessage(event: Extract<NetworkEvent, { type: 'channelMessage' }>): void {
+    if (event.lines !== undefined) {
+      deliverMultilineToChannel(this, event);
+      return;
+    }
     const channel = this.channels.get(event.channel);
     const sender = this.sessions.get(event.from);
     if (channel === undefined || sender === undefined) return;
     const tagOnly = event.command === 'TAGMSG';
-    const message = new Outbound(sender.prefix, event.command, tagOnly ? [event.target] : [event.target, event.text], event.time, event.tags, sender.account, event.msgid);
+    const message = new Outbound(sender.prefix, event.command, tagOnly ? [event.target] : [event.target, event.text], event.time, event.tags, sender.account, event.msgid, (sender.modes & UserMode.bot) !== 0 ? 'bot' : undefined);
     const needs = tagOnly ? Cap.messageTags : 0;
     for (const membership of channel.members.values()) {
       const member = membership.session;
@@ -189,11 +227,15 @@ export class Network {
   }
 
   private applyPrivateMessage(event: Extract<NetworkEvent, { type: 'privateMessage' }>): void {
+    if (event.lines !== undefined) {
+      deliverMultilineToUser(this, event);
+      return;
+    }
     const sender = this.sessions.get(event.from);
     const recipient = this.sessions.get(event.to);
     if (sender === undefined || recipient === undefined) return;
     const tagOnly = event.command === 'TAGMSG';
-    const message = new Outbound(sender.prefix, event.command, tagOnly ? [recipient.nick] : [recipient.nick, event.text], event.time, event.tags, sender.account, event.msgid);
+    const message = new Outbound(sender.prefix, event.command, tagOnly ? [recipient.nick] : [recipient.nick, event.text], event.time, event.tags, sender.account, event.msgid, (sender.modes & UserMode.bot) !== 0 ? 'bot' : undefined);
     const needs = tagOnly ? Cap.messageTags : 0;
     if (needs === 0) recipient.send(message);
     else recipient.sendIfCap(message, needs);
@@ -228,18 +270,22 @@ export class Network {
     this.registeredCount++;
     this.countModes(session.modes, 1);
     if (this.registeredCount > this.maxUsers) this.maxUsers = this.registeredCount;
+    this.monitor.signedOn(session, this.settings.serverName, this.clock.now());
   }
 
   private applyNickChanged(id: string, nick: string, time: number): void {
     const session = this.sessions.get(id);
     if (session === undefined) return;
     const message = new Outbound(session.prefix, 'NICK', [nick], time, undefined, session.account, this.msgids.next());
+    const [oldNick, oldFolded] = [session.nick, session.nickFolded];
     this.reserveNick(session, nick);
     session.updatePrefix();
     const mark = this.nextMark();
     session.deliveryMark = mark;
     session.send(message);
     this.sendToChannelPeers(session, message, mark, 0);
+    this.recordForRooms(session, message);
+    this.monitor.nickChanged(session, oldNick, oldFolded, this.settings.serverName, time);
   }
 
   private applyAccountChanged(id: string, account: string | undefined, accountId: number | undefined, time: number): void {
@@ -254,6 +300,7 @@ export class Network {
     const mark = this.nextMark();
     session.deliveryMark = mark;
     this.sendToChannelPeers(session, message, mark, Cap.accountNotify);
+    this.monitor.notify(session, message, mark, Cap.accountNotify);
     // Logging in inside a registered room gives the account's role there now, not only at the next JOIN.
     // Logging out takes nothing away, as a JOIN before login would not have either.
     if (accountId === undefined) return;
@@ -270,12 +317,15 @@ export class Network {
     const mark = this.nextMark();
     session.deliveryMark = mark;
     this.sendToChannelPeers(session, message, mark, 0);
+    this.recordForRooms(session, message);
     for (const channel of session.channels.keys()) this.removeMember(channel, session);
     if (session.registered) {
       this.unindexAccount(session);
       this.registeredCount--;
       this.countModes(session.modes, -1);
       this.rememberWhowas(session, time);
+      this.monitor.clear(session);
+      this.monitor.signedOff(session.nick, session.nickFolded, this.settings.serverName, time);
     }
     this.nickDeadlines.delete(session);
     this.removeUnregistered(session);
@@ -289,6 +339,49 @@ export class Network {
     const mark = this.nextMark();
     session.deliveryMark = mark;
     this.sendToChannelPeers(session, notice, mark, Cap.awayNotify);
+    this.monitor.notify(session, notice, mark, Cap.awayNotify);
+  }
+
+  /**
+   * IRCv3 chghost: the user's own devices and the members sharing a room with it that enabled the cap get
+   * ":old!u@h CHGHOST <user> <host>"; the other members' devices see the spec's fallback, the user leaving (one QUIT)
+   * and coming back to each shared room (JOIN, and its prefix modes as a MODE from the server). Own devices without
+   * the cap get 396 RPL_VISIBLEHOST. extended-monitor watchers with chghost get the CHGHOST too.
+   */
+  private applyHostChanged(id: string, user: string, host: string, time: number): void {
+    const session = this.sessions.get(id);
+    if (session === undefined || !session.registered) return;
+    const message = new Outbound(session.prefix, 'CHGHOST', [user, host], time, undefined, session.account);
+    const quit = new Outbound(session.prefix, 'QUIT', ['Changing host'], time, undefined, session.account);
+    session.user = user;
+    session.host = host;
+    session.updatePrefix();
+    const mark = this.nextMark();
+    session.deliveryMark = mark;
+    const visible = new Outbound(this.settings.serverName, N.RPL_VISIBLEHOST, [session.nick, host, 'is now your displayed host'], time);
+    session.sendByCap(message, visible, Cap.chghost);
+    for (const channel of session.channels.keys()) {
+      for (const member of channel.members.keys()) {
+        if (member.deliveryMark === mark) continue;
+        member.deliveryMark = mark;
+        member.sendByCap(message, quit, Cap.chghost);
+      }
+    }
+    for (const [channel, membership] of session.channels) {
+      const plain = new Outbound(session.prefix, 'JOIN', [channel.name], time, undefined, session.account);
+      const extended = new Outbound(session.prefix, 'JOIN', [channel.name, session.account ?? '*', session.realname], time, undefined, session.account);
+      const ranks = RANKS.filter((def) => membership.has(def.rank)).map((def) => ({ adding: true, letter: def.letter, param: session.nick }));
+      const mode = ranks.length === 0 ? undefined : new Outbound(this.settings.serverName, 'MODE', [channel.name, ...modeChangeParams(ranks)], time);
+      for (const member of channel.members.keys()) {
+        if (member === session) continue;
+        for (const device of member.devices) {
+          if (device.hasCap(Cap.chghost)) continue;
+          device.link.send(device.hasCap(Cap.extendedJoin) ? extended : plain);
+          if (mode !== undefined) device.link.send(mode);
+        }
+      }
+    }
+    this.monitor.notify(session, message, mark, Cap.chghost);
   }
 
   private applyUserModeChanged(id: string, modes: number, changes: string, time: number): void {
@@ -311,6 +404,7 @@ export class Network {
     session.deliveryMark = mark;
     session.sendIfCap(message, Cap.setname);
     this.sendToChannelPeers(session, message, mark, Cap.setname);
+    this.monitor.notify(session, message, mark, Cap.setname);
   }
 
   private applyChannelJoined(id: string, folded: string, name: string, created: boolean, time: number): void {
@@ -322,7 +416,7 @@ export class Network {
       this.channels.set(folded, channel);
     }
     if (channel.members.has(session)) return;
-    const membership = new Membership(session, channel, Math.floor(time / 1000));
+    const membership = new Membership(session, channel, Math.floor(time / 1000), time);
     if (created) membership.prefixes = 1 << Rank.op;
     channel.members.set(session, membership);
     session.channels.set(channel, membership);
@@ -332,6 +426,15 @@ export class Network {
     const plain = new Outbound(session.prefix, 'JOIN', [channel.name], time, undefined, session.account, msgid);
     const extended = new Outbound(session.prefix, 'JOIN', [channel.name, session.account ?? '*', session.realname], time, undefined, session.account, msgid);
     for (const member of channel.members.keys()) member.sendByCap(extended, plain, Cap.extendedJoin);
+    // away-notify: AWAY is also sent "when a user joins and has an away message set".
+    if (session.away !== undefined) {
+      const away = new Outbound(session.prefix, 'AWAY', [session.away], time, undefined, session.account);
+      for (const member of channel.members.keys()) if (member !== session) member.sendIfCap(away, Cap.awayNotify);
+    }
+    if (this.recorder !== undefined) {
+      this.recorder.roomEvent(channel.nameFolded, plain);
+      if (session.accountId !== undefined && session.isLocal) this.recorder.roomJoined(session.accountId, channel.nameFolded, time);
+    }
     // A registered room gives a logged-in member the role of their account, as a MODE from the server right after
     // the JOIN (so the member's NAMES reply already shows it).
     const rank = channel.registration?.roleOf(session.accountId) ?? Rank.none;
@@ -343,7 +446,9 @@ export class Network {
     const channel = this.channels.get(name);
     if (session === undefined || channel === undefined || !channel.members.has(session)) return;
     const params = reason === undefined || reason === '' ? [channel.name] : [channel.name, reason];
-    this.sendToMembers(channel, new Outbound(session.prefix, 'PART', params, time, undefined, session.account, this.msgids.next()), 0);
+    const message = new Outbound(session.prefix, 'PART', params, time, undefined, session.account, this.msgids.next());
+    this.sendToMembers(channel, message, 0);
+    this.recordLeaving(channel, session, message);
     this.removeMember(channel, session);
   }
 
@@ -351,7 +456,9 @@ export class Network {
     const channel = this.channels.get(name);
     const target = this.sessions.get(targetId);
     if (channel === undefined || target === undefined || !channel.members.has(target)) return;
-    this.sendToMembers(channel, new Outbound(by, 'KICK', [channel.name, target.nick, reason], time, undefined, undefined, this.msgids.next()), 0);
+    const message = new Outbound(by, 'KICK', [channel.name, target.nick, reason], time, undefined, undefined, this.msgids.next());
+    this.sendToMembers(channel, message, 0);
+    this.recordLeaving(channel, target, message);
     this.removeMember(channel, target);
   }
 
@@ -361,7 +468,9 @@ export class Network {
     channel.topic = topic;
     channel.topicSetBy = by;
     channel.topicSetAt = Math.floor(time / 1000);
-    this.sendToMembers(channel, new Outbound(by, 'TOPIC', [channel.name, topic], time, undefined, undefined, this.msgids.next()), 0);
+    const message = new Outbound(by, 'TOPIC', [channel.name, topic], time, undefined, undefined, this.msgids.next());
+    this.sendToMembers(channel, message, 0);
+    this.recorder?.roomEvent(channel.nameFolded, message);
   }
 
   private applyChannelModeChanged(by: string, name: string, changes: readonly ModeChange[], roles: readonly RoleChange[] | undefined, time: number): void {
@@ -370,7 +479,9 @@ export class Network {
     const setAt = Math.floor(time / 1000);
     for (const change of changes) applyModeChange(this, channel, change, by, setAt);
     if (roles !== undefined && channel.registration !== undefined) for (const role of roles) setCachedRole(channel.registration, role);
-    this.sendToMembers(channel, new Outbound(by, 'MODE', [channel.name, ...modeChangeParams(changes)], time, undefined, undefined, this.msgids.next()), 0);
+    const message = new Outbound(by, 'MODE', [channel.name, ...modeChangeParams(changes)], time, undefined, undefined, this.msgids.next());
+    this.sendToMembers(channel, message, 0);
+    this.recorder?.roomEvent(channel.nameFolded, message);
   }
 
   private applyUserInvited(event: Extract<NetworkEvent, { type: 'userInvited' }>): void {
@@ -395,6 +506,35 @@ export class Network {
     const message = new Outbound(source, 'WALLOPS', [text], time);
     for (const session of this.sessions.values()) {
       if (session.registered && (session.modes & UserMode.wallops) !== 0) session.send(message);
+    }
+  }
+
+  /**
+   * draft/message-redaction: REDACT to the room's members (or both parties of a private conversation) that have the
+   * cap, and to every device of the redactor with it; the connection that sent the REDACT gets it in any case.
+   */
+  private applyMessageRedacted(event: Extract<NetworkEvent, { type: 'messageRedacted' }>): void {
+    const redactor = this.sessions.get(event.from);
+    if (redactor === undefined) return;
+    const channel = event.channel === undefined ? undefined : this.channels.get(event.channel);
+    const other = event.to === undefined ? undefined : this.sessions.get(event.to);
+    const target = channel?.name ?? other?.nick ?? event.target;
+    const params = event.reason === undefined ? [target, event.redacted] : [target, event.redacted, event.reason];
+    const message = new Outbound(redactor.prefix, 'REDACT', params, event.time, undefined, redactor.account, event.msgid);
+    const recipients = channel === undefined ? (other === undefined ? [] : [other]) : channel.members.keys();
+    for (const member of recipients) if (member !== redactor) member.sendIfCap(message, Cap.messageRedaction);
+    for (const device of redactor.devices) {
+      if (device.hasCap(Cap.messageRedaction) || device.id === event.device) device.link.send(message);
+    }
+  }
+
+  /** draft/read-marker: every connection of the account with the cap learns the new marker, except the one that set it. */
+  private applyReadMarkerMoved(accountId: number, target: string, marker: number, origin: string | undefined): void {
+    const sessions = this.accountSessions.get(accountId);
+    if (sessions === undefined) return;
+    const message = new Outbound(this.settings.serverName, 'MARKREAD', [target, `timestamp=${new Date(marker).toISOString()}`], this.clock.now());
+    for (const session of sessions) {
+      for (const device of session.devices) if (device.id !== origin && device.hasCap(Cap.readMarker)) device.link.send(message);
     }
   }
 
@@ -506,6 +646,18 @@ export class Network {
       if (requiredCap === 0) member.send(message);
       else member.sendIfCap(message, requiredCap);
     }
+  }
+
+  /** A NICK or QUIT goes into the history of every room of the session. */
+  private recordForRooms(session: Session, message: Outbound): void {
+    if (this.recorder === undefined) return;
+    for (const channel of session.channels.keys()) this.recorder.roomEvent(channel.nameFolded, message);
+  }
+
+  private recordLeaving(channel: Channel, session: Session, message: Outbound): void {
+    if (this.recorder === undefined) return;
+    this.recorder.roomEvent(channel.nameFolded, message);
+    if (session.accountId !== undefined && session.isLocal) this.recorder.roomLeft(session.accountId, channel.nameFolded);
   }
 
   private removeMember(channel: Channel, session: Session): void {

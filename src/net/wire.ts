@@ -35,5 +35,9 @@ function serializeLine(message: Outbound, variant: TagVariant, extraTags = ''): 
   }
   let line = tags === '' ? '' : `@${tags} `;
   if (message.source !== undefined) line += `:${message.source} `;
-  return `${line}${message.command}${serializeParams(message.params)}\r\n`;
+  line += `${message.command}${serializeParams(message.params)}`;
+  // A line break inside a parameter would end the line early and let the rest pass for another message (a
+  // stored multiline text replayed whole, say): whatever builds the message, it never leaves as two lines.
+  if (line.includes('\n') || line.includes('\r') || line.includes('\0')) line = line.replace(/[\r\n\0]/g, ' ');
+  return `${line}\r\n`;
 }
