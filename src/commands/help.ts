@@ -3,8 +3,9 @@ const TOPICS: Record<string, readonly string[]> = {
   index: [
     'Natter help: commands you can use',
     'JOIN PART TOPIC NAMES LIST KICK INVITE MODE PRIVMSG NOTICE TAGMSG AWAY SETNAME',
+    'CHATHISTORY REDACT MARKREAD MONITOR BATCH',
     'WHO WHOIS WHOWAS ISON USERHOST LUSERS MOTD VERSION TIME ADMIN INFO HELP PING QUIT',
-    'Operators: OPER KILL WALLOPS REHASH',
+    'Operators: OPER KILL WALLOPS REHASH CHGHOST',
     'Type HELP <command> for more about one of them.',
   ],
   join: ['JOIN <#room>[,<#room>...] [<key>[,<key>...]]', 'Joins rooms, creating them if needed: the creator becomes operator.', 'JOIN 0 leaves every room.'],
@@ -34,7 +35,17 @@ const TOPICS: Record<string, readonly string[]> = {
   kill: ['KILL <nick> :<reason>', 'Operators: disconnect a user.'],
   wallops: ['WALLOPS :<text>', 'Operators: send a message to every user with +w.'],
   rehash: ['REHASH', 'Operators: reload the configuration without dropping anyone.'],
-  quit: ['QUIT [:<reason>]', 'Disconnects.'],
+  quit: ['QUIT [:<reason>]', 'Disconnects (only this device, when your account is connected from several).'],
+  chathistory: [
+    'CHATHISTORY LATEST|BEFORE|AFTER|AROUND <target> <*|timestamp=...|msgid=...> <limit>',
+    'CHATHISTORY BETWEEN <target> <ref> <ref> <limit> | CHATHISTORY TARGETS <timestamp=...> <timestamp=...> <limit>',
+    'Past messages of a room you are in, or of a conversation with a nick (draft/chathistory).',
+  ],
+  redact: ['REDACT <target> <msgid> [:<reason>]', 'Deletes a message: your own, or any in a room you operate (draft/message-redaction).'],
+  markread: ['MARKREAD <target> [timestamp=...]', 'Shows or moves how far your account has read a room or conversation (draft/read-marker).'],
+  monitor: ['MONITOR +|- <nick>[,<nick>...] | MONITOR C|L|S', 'Tells you when the nicks you watch come online or go (730/731).'],
+  batch: ['BATCH +<ref> draft/multiline <target> ... BATCH -<ref>', 'Sends several lines as one message (draft/multiline).'],
+  chghost: ['CHGHOST <nick> <user> <host>', "Operators: change a user's user and host names (chghost)."],
 };
 
 export const HELP_TOPICS: ReadonlyMap<string, readonly string[]> = new Map(Object.entries(TOPICS));
