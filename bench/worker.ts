@@ -463,9 +463,10 @@ function runLoad(plan: LoadPlan, done: (r: LoadResult) => void): void {
     for (const s of senders) {
       const firstIdeal = s.offsetUs + s.seq * s.intervalUs;
       if (firstIdeal >= endRel) continue;
-      active++;
       const socket = s.conn.socket;
+      // A sender the server disconnected sends no more: it must not hold the step open (it counts as disconnected).
       if (socket === undefined || s.conn.state === CLOSED) continue;
+      active++;
       let k = 0;
       while (k < MAX_BATCH) {
         const ideal = s.offsetUs + (s.seq + k) * s.intervalUs;

@@ -86,6 +86,26 @@ describe('natter CLI', { concurrency: 3 }, () => {
     client.close();
   });
 
+  it('serve --no-history: messages flow, none is kept, and CHATHISTORY says history is off (also over a config file that turns it on)', async () => {
+    const config = configFile(JSON.stringify({ history: { enabled: true, maxPerQuery: 10 } }));
+    const { run, port } = await serve(['--no-history', '--config', config]);
+    const client = await TestClient.register(port, 'forgetful', { caps: ['message-tags', 'echo-message'] });
+    client.send('JOIN #gone');
+    await client.expect('366');
+    client.send('PRIVMSG #gone :not kept');
+    await client.expect('PRIVMSG');
+    client.send('CHATHISTORY LATEST #gone * 10');
+    const fail = await client.expect('FAIL');
+    assert.deepEqual(fail.params.slice(0, 2), ['CHATHISTORY', 'MESSAGE_ERROR']);
+    const tokens = (await (async () => {
+      client.send('VERSION');
+      return client.roundtrip();
+    })()).flatMap((m) => (m.command === '005' ? m.params : []));
+    assert.ok(!tokens.some((token) => token.startsWith('CHATHISTORY')), 'no CHATHISTORY token without history');
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exited, 0);
+  });
+
   it('--config with an unknown key exits non-zero with a message naming the key', async () => {
     const run = natter(['serve', '--listen', '127.0.0.1:0', '--config', configFile(JSON.stringify({ limits: { flod: { enabled: false } } }))]);
     assert.notEqual(await run.exited, 0);

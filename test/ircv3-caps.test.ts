@@ -221,6 +221,11 @@ describe('IRCv3 capabilities', () => {
       client.send('CAP LIST');
       const list = await client.expect((m) => m.command === 'CAP' && m.params[1] === 'LIST');
       assert.equal(list.params.at(-1), '');
+      // It may ask for it, and turn it off again: only 302 makes it stick.
+      client.send('CAP REQ :cap-notify');
+      assert.equal((await client.expect((m) => m.command === 'CAP')).params[1], 'ACK');
+      client.send('CAP REQ :-cap-notify');
+      assert.equal((await client.expect((m) => m.command === 'CAP')).params[1], 'ACK');
       client.close();
     });
   });

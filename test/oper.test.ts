@@ -244,6 +244,36 @@ describe('REHASH', () => {
     assert.deepEqual(motdText(await fresh.roundtrip()), ['- The new message.']);
   });
 
+  it('cap-notify: a reload that stops offering a capability sends CAP DEL (and disables it), offering it again CAP NEW with its value', async () => {
+    const oper = await register('capadmin');
+    oper.send(`OPER root :${PASSWORD}`);
+    await oper.expect('381');
+    const watcher = await TestClient.connect(port);
+    clients.push(watcher);
+    watcher.send('CAP LS 302');
+    watcher.send('CAP REQ :draft/account-registration');
+    watcher.send('NICK capwatch');
+    watcher.send('USER capwatch 0 * :x');
+    await watcher.expect((m) => m.command === 'CAP' && m.params[1] === 'ACK');
+    watcher.send('CAP END');
+    await watcher.expect((m) => m.command === '376' || m.command === '422');
+    const old = await register('capold');
+    // The earlier test's settings stay (later tests expect its MOTD); only account registration changes.
+    const earlier: ConfigFile = { motd: ['The new message.'], networkName: 'Renamed' };
+    next = { ...earlier, accounts: { registration: false } };
+    oper.send('REHASH');
+    const del = await watcher.expect((m) => m.command === 'CAP' && m.params[1] === 'DEL');
+    assert.deepEqual(del.params, ['capwatch', 'DEL', 'draft/account-registration']);
+    watcher.send('CAP LIST');
+    const list = await watcher.expect((m) => m.command === 'CAP' && m.params[1] === 'LIST');
+    assert.ok(!(list.params.at(-1) ?? '').split(' ').includes('draft/account-registration'), 'a deleted cap is no longer enabled');
+    next = earlier;
+    oper.send('REHASH');
+    const added = await watcher.expect((m) => m.command === 'CAP' && m.params[1] === 'NEW');
+    assert.deepEqual(added.params, ['capwatch', 'NEW', 'draft/account-registration=before-connect,custom-account-name']);
+    assert.ok(!(await old.roundtrip()).some((m) => m.command === 'CAP'), 'a client without cap-notify is not told');
+  });
+
   it('a failed reload keeps the old configuration and replies FAIL REHASH naming the bad key', async () => {
     const oper = await register('admin2');
     oper.send(`OPER root :${PASSWORD}`);

@@ -42,7 +42,9 @@ function capReq(ctx: CommandContext, requested: string): void {
   for (const name of names) {
     const disabling = name.startsWith('-');
     const def = findCapability(disabling ? name.slice(1) : name);
-    if (def === undefined || !isOffered(def, values) || def.informational === true || (disabling && def.sticky === true)) {
+    // cap-notify is implied by, and stuck for, CAP LS 302; a 301 client may turn it off.
+    const stuck = disabling && def?.sticky === true && device.capVersion >= 302;
+    if (def === undefined || !isOffered(def, values) || def.informational === true || stuck) {
       ctx.fromServer('CAP', [session.nick, 'NAK', requested]);
       return;
     }

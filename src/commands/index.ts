@@ -22,7 +22,7 @@ import { redactCommands } from './redact.js';
 import { registerCommands } from './register.js';
 import { registrationCommands } from './registration.js';
 import { saslCommands } from './sasl.js';
-import { serviceCommands } from './services.js';
+import { isService, serviceCommands } from './services.js';
 import './nickserv.js';
 import './chanserv.js';
 import type { CommandSpec } from './types.js';
@@ -59,6 +59,22 @@ function handleFailure(ctx: CommandContext, verb: string, error: unknown): void 
     ctx.server.log('error', { err: error, command: verb, session: ctx.session.id }, 'command failed');
     ctx.fromServer('FAIL', [verb, 'INTERNAL_ERROR', 'The server could not complete this command']);
   }
+}
+
+/** Messages that may overtake nothing but may follow each other without waiting for the store (see net/connection.ts). */
+const PIPELINED = new Set(['PRIVMSG', 'NOTICE', 'TAGMSG']);
+
+/**
+ * Whether a message may be run while this connection's earlier messages are still being stored: a plain message,
+ * not labeled (a labeled response needs the reply buffer to itself), not part of a multiline batch, from a
+ * registered client.
+ */
+export function canPipeline(ctx: CommandContext, message: IrcMessage): boolean {
+  if (!PIPELINED.has(message.command.toUpperCase()) || !ctx.session.registered) return false;
+  if (ctx.multiline?.open !== undefined || message.tags?.has('batch') === true) return false;
+  // A service command (NickServ, ChanServ) runs alone: it reads and writes accounts and rooms.
+  if (isService(ctx, message.params[0] ?? '')) return false;
+  return !(message.tags?.has('label') === true && ctx.device.hasCap(Cap.labeledResponse));
 }
 
 /**

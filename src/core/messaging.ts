@@ -80,14 +80,37 @@ export function sendMessage(
   }
   if (command !== 'TAGMSG') session.lastSpokeAt = Math.floor(time / 1000);
   const item = history === undefined || historyTarget === '' ? undefined : historyItem(session, event, historyTarget, recipient);
+  const publish = (): void => {
+    network.publish(event);
+  };
   if (item === undefined) {
-    network.publish(event);
-    return { recipient, done: undefined };
+    // Not kept: delivered at once, unless an earlier message of this user is still on its way to the store.
+    const tail = session.deliveryTail;
+    if (tail === undefined) {
+      publish();
+      return { recipient, done: undefined };
+    }
+    return { recipient, done: followTail(session, tail.then(publish, publish)) };
   }
-  const done = (history as HistoryStore).appendHistory(item).then(() => {
-    network.publish(event);
-  });
-  return { recipient, done };
+  const stored = (history as HistoryStore).appendHistory(item);
+  const tail = session.deliveryTail;
+  // After this user's previous message (whether or not it could be stored), never before it.
+  const delivery = tail === undefined ? stored.then(publish) : Promise.all([stored, tail.catch(ignore)]).then(publish);
+  return { recipient, done: followTail(session, delivery) };
+}
+
+function ignore(): void {
+  // An earlier message that failed to be stored was answered with FAIL already; this one goes on.
+}
+
+/** Makes `delivery` the session's tail until it settles (and nothing newer took its place). */
+function followTail(session: Session, delivery: Promise<void>): Promise<void> {
+  session.deliveryTail = delivery;
+  const clear = (): void => {
+    if (session.deliveryTail === delivery) session.deliveryTail = undefined;
+  };
+  delivery.then(clear, clear);
+  return delivery;
 }
 
 /** A private conversation's party: the account when logged in (so every device and later login sees it), else the nick. */

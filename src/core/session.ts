@@ -82,6 +82,11 @@ export class Session {
   connectedAtMs = 0;
   /** Seconds since the epoch of the last PRIVMSG/NOTICE sent, for WHOIS idle. */
   lastSpokeAt: number;
+  /**
+   * The last message of this user still waiting for the store before delivery (core/messaging.ts): a message that
+   * is not stored (typing, STATUSMSG) is delivered after it, so what one user sends arrives in the order sent.
+   */
+  deliveryTail: Promise<void> | undefined = undefined;
   /** Set by fan-out to dedupe recipients of one event (QUIT, NICK) without allocating a Set. */
   deliveryMark = 0;
 

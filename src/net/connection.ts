@@ -28,6 +28,8 @@ export interface Transport {
 export interface ConnectionHost {
   /** Runs one parsed message; a promise holds this connection's later lines until it settles. */
   dispatch(connection: Connection, message: IrcMessage): Promise<void> | undefined;
+  /** Whether the message may run while earlier ones of this connection are still being stored (a plain PRIVMSG). */
+  canPipeline(connection: Connection, message: IrcMessage): boolean;
   /** Sends a numeric or FAIL produced by the connection layer itself (417, INVALID_UTF8). */
   replyRaw(connection: Connection, command: string, params: string[]): void;
   readonly sendQueueBytes: number;
@@ -46,6 +48,8 @@ export const MAX_TAG_BYTES = 8191;
 const MAX_FRAME_BYTES = MAX_TAG_BYTES + MAX_BODY_BYTES;
 /** Lines held while an asynchronous command runs, when flood control is off. */
 const MAX_HELD_WITHOUT_FLOOD = 1024;
+/** Messages of one connection waiting for the store at once; past it the next waits like any other command. */
+const MAX_INFLIGHT = 256;
 
 export class Connection implements SessionLink, LineSink {
   device!: Device;
@@ -60,7 +64,12 @@ export class Connection implements SessionLink, LineSink {
   private tokensAt: number;
   /** Lines waiting for budget or for an asynchronous command to finish. */
   private held: string[] | undefined = undefined;
+  /** True while a command runs asynchronously (or waits, parked, for pipelined messages): later lines are held. */
   private busy = false;
+  /** Pipelined messages (PRIVMSG, NOTICE, TAGMSG) being stored, and the command parked until they are delivered. */
+  private inflight = 0;
+  private parked: IrcMessage | undefined = undefined;
+  private parkedPipelined = false;
   closing = false;
   closed = false;
   closeReason: string | undefined = undefined;
@@ -174,13 +183,54 @@ export class Connection implements SessionLink, LineSink {
   private run(text: string): void {
     const message = parseMessage(text);
     if (message === undefined) return;
+    // Messages waiting for the store are pipelined: the next message goes to the store behind them without waiting
+    // (the store keeps their order, and so does delivery). Any other command waits until they are all delivered,
+    // so what a client sends stays in order as everyone sees it.
+    const pipelined = this.host.canPipeline(this, message);
+    if ((!pipelined && this.inflight > 0) || (pipelined && this.inflight >= MAX_INFLIGHT)) {
+      this.parked = message;
+      this.parkedPipelined = pipelined;
+      this.busy = true;
+      return;
+    }
+    this.runParsed(message, pipelined);
+  }
+
+  private runParsed(message: IrcMessage, pipelined: boolean): void {
     const pending = this.host.dispatch(this, message);
     if (pending === undefined) return;
+    if (pipelined) {
+      this.inflight++;
+      void pending.finally(() => {
+        this.inflight--;
+        this.resume();
+      });
+      return;
+    }
     this.busy = true;
     void pending.finally(() => {
       this.busy = false;
-      if (this.held !== undefined && this.drainHeld()) this.host.markThrottled(this);
+      this.resume();
     });
+  }
+
+  private waiting(): boolean {
+    return this.busy;
+  }
+
+  /** Runs the command parked behind pipelined messages once it may, then the lines held meanwhile. */
+  private resume(): void {
+    const parked = this.parked;
+    if (parked !== undefined) {
+      if (this.parkedPipelined ? this.inflight >= MAX_INFLIGHT : this.inflight > 0) return;
+      this.parked = undefined;
+      this.busy = false;
+      if (this.closing) return;
+      this.runParsed(parked, this.parkedPipelined);
+      // runParsed may have made the connection wait again (an asynchronous command).
+      if (this.waiting()) return;
+    }
+    if (this.held !== undefined && !this.busy && this.drainHeld()) this.host.markThrottled(this);
   }
 
   // ---- output ------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { CommandContext } from '../commands/context.js';
 import type { ServerServices } from '../commands/context.js';
-import { dispatch } from '../commands/index.js';
+import { canPipeline, dispatch } from '../commands/index.js';
 import { Network } from '../core/network.js';
 import { Outbound } from '../core/outbound.js';
 import type { Authenticator } from '../core/auth.js';
@@ -18,6 +18,7 @@ import { LoginThrottle } from '../core/auth.js';
 import type { Bus, Clock } from '../core/ports.js';
 import type { Store } from '../core/store.js';
 import type { CapValues } from '../protocol/caps.js';
+import { Cap, CAPABILITIES, findCapability, isOffered } from '../protocol/caps.js';
 import { Device, Session } from '../core/session.js';
 import type { FloodSettings, ServerSettings } from '../core/settings.js';
 import { renameIntruders } from '../core/accounts.js';
@@ -256,6 +257,10 @@ export class NatterServer implements ConnectionHost, ServerServices {
     return dispatch(connection.context, message);
   }
 
+  canPipeline(connection: Connection, message: IrcMessage): boolean {
+    return canPipeline(connection.context, message);
+  }
+
   replyRaw(connection: Connection, command: string, params: string[]): void {
     // Numerics are addressed to the client's nick; FAIL (standard-replies) starts with the command instead.
     const addressed = /^\d{3}$/.test(command) ? [connection.session.nick, ...params] : params;
@@ -337,8 +342,41 @@ export class NatterServer implements ConnectionHost, ServerServices {
     if (next.casemapping !== this.settings.casemapping) {
       throw new Error('casemapping cannot change while the server runs; restart to change it');
     }
+    const offeredBefore = new Map<Connection, Map<string, string>>();
+    for (const connection of this.connections) offeredBefore.set(connection, offeredCaps(this.capValues(connection.device)));
     this.network.settings = next;
+    this.announceCapChanges(offeredBefore);
     this.logger.info({ source: this.configSource }, 'configuration reloaded');
+  }
+
+  /**
+   * cap-notify: connections with it are told of capabilities the reload added (CAP NEW, with values for 302) or
+   * took away (CAP DEL, which also disables them), e.g. account registration switched off, new multiline limits.
+   */
+  private announceCapChanges(before: ReadonlyMap<Connection, Map<string, string>>): void {
+    for (const [connection, old] of before) {
+      const { device } = connection;
+      if (!device.hasCap(Cap.capNotify) || connection.closing) continue;
+      const now = offeredCaps(this.capValues(device));
+      const removed = [...old.keys()].filter((name) => !now.has(name));
+      // A changed value is announced as NEW again (IRCv3 cap-notify: "the server MAY send CAP NEW with the new value").
+      const added = [...now.keys()].filter((name) => !old.has(name) || old.get(name) !== now.get(name));
+      const nick = connection.session.nick;
+      if (removed.length > 0) {
+        for (const name of removed) {
+          const def = findCapability(name);
+          if (def !== undefined) device.caps &= ~def.bit;
+        }
+        connection.send(new Outbound(this.settings.serverName, 'CAP', [nick, 'DEL', removed.join(' ')], this.clock.now()));
+      }
+      if (added.length > 0) {
+        const tokens = added.map((name) => {
+          const value = now.get(name) ?? '';
+          return device.capVersion >= 302 && value !== '' ? `${name}=${value}` : name;
+        });
+        connection.send(new Outbound(this.settings.serverName, 'CAP', [nick, 'NEW', tokens.join(' ')], this.clock.now()));
+      }
+    }
   }
 
   /** Stops accepting, tells every client why with an ERROR line, and waits (bounded) for them to go. */
@@ -413,4 +451,11 @@ function normalizeIp(ip: string): string {
 /** A host starting with ':' would break the line format (":nick!user@::1"), so IPv6 gets a leading 0. */
 function displayHost(ip: string): string {
   return ip.startsWith(':') ? `0${ip}` : ip;
+}
+
+/** The capabilities a connection is offered now, with their values ('' for none). */
+function offeredCaps(values: CapValues): Map<string, string> {
+  const offered = new Map<string, string>();
+  for (const cap of CAPABILITIES) if (isOffered(cap, values)) offered.set(cap.name, values.get(cap.name) ?? cap.value ?? '');
+  return offered;
 }
