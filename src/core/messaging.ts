@@ -83,24 +83,23 @@ export function sendMessage(
   const publish = (): void => {
     network.publish(event);
   };
+  const tail = session.deliveryTail;
   if (item === undefined) {
-    // Not kept: delivered at once, unless an earlier message of this user is still on its way to the store.
-    const tail = session.deliveryTail;
+    // Not kept: delivered at once, unless an earlier message of this user is still on its way.
     if (tail === undefined) {
       publish();
       return { recipient, done: undefined };
     }
-    return { recipient, done: followTail(session, tail.then(publish, publish)) };
+    const delivery = tail.then(publish, publish);
+    session.unstoredTail = delivery;
+    return { recipient, done: followTail(session, delivery) };
   }
+  // Stored messages keep their order through the store (appends commit, and resolve, in order); only a message
+  // that was not stored and still waits to go out must be waited for.
   const stored = (history as HistoryStore).appendHistory(item);
-  const tail = session.deliveryTail;
-  // After this user's previous message (whether or not it could be stored), never before it.
-  const delivery = tail === undefined ? stored.then(publish) : Promise.all([stored, tail.catch(ignore)]).then(publish);
+  const unstored = session.unstoredTail;
+  const delivery = unstored === undefined ? stored.then(publish) : Promise.all([stored, unstored]).then(publish);
   return { recipient, done: followTail(session, delivery) };
-}
-
-function ignore(): void {
-  // An earlier message that failed to be stored was answered with FAIL already; this one goes on.
 }
 
 /** Makes `delivery` the session's tail until it settles (and nothing newer took its place). */
@@ -108,6 +107,7 @@ function followTail(session: Session, delivery: Promise<void>): Promise<void> {
   session.deliveryTail = delivery;
   const clear = (): void => {
     if (session.deliveryTail === delivery) session.deliveryTail = undefined;
+    if (session.unstoredTail === delivery) session.unstoredTail = undefined;
   };
   delivery.then(clear, clear);
   return delivery;

@@ -87,6 +87,8 @@ export class Session {
    * is not stored (typing, STATUSMSG) is delivered after it, so what one user sends arrives in the order sent.
    */
   deliveryTail: Promise<void> | undefined = undefined;
+  /** The last such message that is not stored, still waiting: a stored message after it waits for it too. */
+  unstoredTail: Promise<void> | undefined = undefined;
   /** Set by fan-out to dedupe recipients of one event (QUIT, NICK) without allocating a Set. */
   deliveryMark = 0;
 
