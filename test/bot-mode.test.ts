@@ -93,6 +93,7 @@ describe('bot-mode', () => {
     const tagged = await connect('tagged', ['message-tags']);
     const channel = await roomWith(robot, tagged);
     robot.send(`PRIVMSG ${channel} :beep`);
+    await robot.roundtrip(); // delivered (after the store) by the time the sender's PING is answered
     robot.send(`NOTICE ${channel} :boop`);
     robot.send(`@+typing=active TAGMSG ${channel}`);
     robot.send(`PRIVMSG ${tagged.nick} :private beep`);
@@ -119,11 +120,13 @@ describe('bot-mode', () => {
     assert.equal(untagged.tags?.has('bot'), false, untagged.raw);
     assert.equal(only(await tagged.roundtrip()).tags?.has('bot'), true);
     plain.send(`PRIVMSG ${channel} :human here`);
+    await plain.roundtrip();
     assert.equal(only(await tagged.roundtrip()).tags?.has('bot'), false);
     // Dropping +B drops the tag.
     robot.send(`MODE ${robot.nick} -B`);
     await robot.expect('MODE');
     robot.send(`PRIVMSG ${channel} :no longer a bot`);
+    await robot.roundtrip();
     assert.equal(only(await tagged.roundtrip()).tags?.has('bot'), false);
   });
 });

@@ -104,6 +104,7 @@ describe('chghost', () => {
     oper.send(`CHGHOST ${target.nick} ~after after.example`);
     await peer.expect('CHGHOST');
     target.send(`PRIVMSG ${channel} :hello`);
+    await target.roundtrip();
     assert.deepEqual(await lines(peer), [`:${target.nick}!~after@after.example PRIVMSG ${channel} hello`]);
     peer.send(`WHOIS ${target.nick}`);
     const whois = (await peer.roundtrip()).find((m) => m.command === '311');

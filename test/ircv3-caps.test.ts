@@ -266,6 +266,7 @@ describe('IRCv3 capabilities', () => {
       assert.deepEqual(await lines(receiver), []);
       // The connection goes on.
       sender.send(`PRIVMSG ${channel} :good ✓`);
+    await sender.roundtrip();
       assert.deepEqual(await lines(receiver), [`:${mask(sender)} PRIVMSG ${channel} :good ✓`]);
     });
   });
