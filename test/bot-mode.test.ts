@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { TestClient } from './helpers/client.js';
-import type { Received } from './helpers/client.js';
-import { ClientPool, lines, mask } from './helpers/clients.js';
+import { ClientPool, lines, mask, only } from './helpers/clients.js';
 import { startTestServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
 
@@ -24,12 +23,6 @@ async function bot(caps: string[] = []): Promise<TestClient> {
   return client;
 }
 
-function only(received: Received[]): Received {
-  assert.equal(received.length, 1, received.map((m) => m.raw).join('\n'));
-  const [message] = received;
-  if (message === undefined) throw new Error('unreachable');
-  return message;
-}
 
 describe('bot-mode', () => {
   before(async () => {

@@ -5,10 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import type { Received } from './helpers/client.js';
 import { startTestServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
-import { ClientPool, lines, mask, settle } from './helpers/clients.js';
+import { ClientPool, lines, mask, only, settle } from './helpers/clients.js';
 
 const SERVER = 'test.natter';
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -17,12 +16,6 @@ let server: TestServer;
 const pool = new ClientPool(() => server.port);
 const { connect, room, roomWith } = pool;
 
-function only(received: Received[]): Received {
-  assert.equal(received.length, 1, `expected one message, got:\n${received.map((m) => m.raw).join('\n')}`);
-  const [message] = received;
-  if (message === undefined) throw new Error('unreachable');
-  return message;
-}
 
 describe('messages', () => {
   before(async () => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createAccount } from '../src/core/accounts.js';
 import { TestClient } from './helpers/client.js';
+import { loggedInWithCaps } from './helpers/login.js';
 import type { Received } from './helpers/client.js';
 import { ClientPool, join, mask, settle } from './helpers/clients.js';
 import { startTestServer } from './helpers/server.js';
@@ -43,25 +44,9 @@ async function failure(client: TestClient): Promise<string[]> {
   return fail.params.slice(1, -1);
 }
 
-/** Logs in with SASL PLAIN before registering; the nick is the one the server welcomed (a device takes its user's). */
-async function loggedIn(port: number, nick: string, account: string, caps: string[]): Promise<TestClient> {
-  const client = await TestClient.connect(port);
-  client.nick = nick;
-  client.send('CAP LS 302');
-  client.send(`CAP REQ :${['sasl', ...caps].join(' ')}`);
-  client.send(`NICK ${nick}`);
-  client.send(`USER ${nick} 0 * :${nick} test`);
-  await client.expect((m) => m.command === 'CAP' && m.params[1] === 'ACK');
-  client.send('AUTHENTICATE PLAIN');
-  await client.expect('AUTHENTICATE');
-  client.send(`AUTHENTICATE ${Buffer.from(`\0${account}\0${PASSWORD}`).toString('base64')}`);
-  await client.expect('903');
-  client.send('CAP END');
-  const welcome = await client.expect('001');
-  client.nick = welcome.params[0] ?? nick;
-  await client.expect((m) => m.command === '376' || m.command === '422');
-  await client.roundtrip();
-  return client;
+/** SASL login asking for `caps`; the nick is the one the server welcomed (a device takes its user's). */
+function loggedIn(port: number, nick: string, account: string, caps: string[]): Promise<TestClient> {
+  return loggedInWithCaps(port, nick, account, PASSWORD, caps);
 }
 
 describe('message redaction', () => {

@@ -2,11 +2,21 @@
  * What the room, mode and message tests share: numbered clients and rooms on one server, closed after each test,
  * and the few steps every such test takes (join and wait for NAMES, settle inboxes with a PING barrier).
  */
+import assert from 'node:assert/strict';
 import { TestClient } from './client.js';
+import type { Received } from './client.js';
 
 /** nick!user@host as the server shows it for a TestClient. */
 export function mask(client: TestClient): string {
   return `${client.nick}!~${client.nick}@127.0.0.1`;
+}
+
+/** The one message of a roundtrip, failing (with what came) if there were none or several. */
+export function only(received: readonly Received[]): Received {
+  assert.equal(received.length, 1, `expected one message, got:\n${received.map((m) => m.raw).join('\n')}`);
+  const [message] = received;
+  if (message === undefined) throw new Error('unreachable');
+  return message;
 }
 
 /** The raw lines a client received up to now (a PING barrier), clearing them. */

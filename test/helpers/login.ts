@@ -51,3 +51,27 @@ export async function registerAccount(port: number, name: string, password: stri
   client.drain();
   return client;
 }
+
+/**
+ * Logs in with SASL PLAIN before registering, asking for `caps` too; resolves with the client once welcomed. Its
+ * nick is the one the server welcomed it under (a second device of an account takes its user's nick).
+ */
+export async function loggedInWithCaps(port: number, nick: string, account: string, password: string, caps: readonly string[]): Promise<TestClient> {
+  const client = await TestClient.connect(port);
+  client.nick = nick;
+  client.send('CAP LS 302');
+  client.send(`CAP REQ :${['sasl', ...caps].join(' ')}`);
+  client.send(`NICK ${nick}`);
+  client.send(`USER ${nick} 0 * :${nick} test`);
+  await client.expect((m) => m.command === 'CAP' && m.params[1] === 'ACK');
+  client.send('AUTHENTICATE PLAIN');
+  await client.expect('AUTHENTICATE');
+  client.send(`AUTHENTICATE ${Buffer.from(`\0${account}\0${password}`).toString('base64')}`);
+  await client.expect('903');
+  client.send('CAP END');
+  const welcome = await client.expect('001');
+  client.nick = welcome.params[0] ?? nick;
+  await client.expect((m) => m.command === '376' || m.command === '422');
+  await client.roundtrip();
+  return client;
+}
