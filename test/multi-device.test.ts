@@ -103,6 +103,8 @@ describe('multi-device accounts', () => {
     const channel = pool.room();
     phone.send(`JOIN ${channel}`);
     assert.equal((await laptop.expect('JOIN')).params[0], channel);
+    const names = await laptop.expect('366');
+    assert.equal(names.params[1], channel, 'the other device gets the NAMES of the room too');
   });
 
   it('one device quitting or dropping leaves the user online; the last one quits', async () => {

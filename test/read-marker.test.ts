@@ -165,7 +165,7 @@ describe('read markers', () => {
     laptop.send(`JOIN ${channel}`);
     await laptop.expect('366');
     const seen = (await phone.roundtrip()).map((m) => (m.command === 'MARKREAD' ? m.raw : m.command));
-    assert.deepEqual(seen, ['JOIN', `:${SERVER} MARKREAD ${channel} timestamp=${T2}`]);
+    assert.deepEqual(seen, ['JOIN', `:${SERVER} MARKREAD ${channel} timestamp=${T2}`, '353', '366'], 'the JOIN, its marker, then its NAMES (multi-device)');
   });
 
   it('guests are refused with FAIL MARKREAD ACCOUNT_REQUIRED; a guest with the cap gets * after JOIN', async () => {

@@ -6,7 +6,7 @@ import type { Session } from '../core/session.js';
 import { Cap } from '../protocol/caps.js';
 import { matchWildcard } from '../protocol/mask.js';
 import * as N from '../protocol/numerics.js';
-import type { CommandContext } from './context.js';
+import { CommandContext } from './context.js';
 import { eachTarget } from './dispatch-helpers.js';
 import { sendJoinReadMarker } from './markread.js';
 import type { CommandTable } from './types.js';
@@ -42,6 +42,13 @@ export function sendNames(ctx: CommandContext, channel: Channel): void {
   ctx.numeric(N.RPL_ENDOFNAMES, channel.name, 'End of /NAMES list');
 }
 
+/** What follows a JOIN for the joining client: the topic, and NAMES unless it asked for none. */
+function sendJoinReplies(ctx: CommandContext, channel: Channel): void {
+  sendTopic(ctx, channel, false);
+  // draft/no-implicit-names: the client asks for NAMES itself when it wants them.
+  if (!ctx.device.hasCap(Cap.noImplicitNames)) sendNames(ctx, channel);
+}
+
 function handleJoin(ctx: CommandContext, channels: string, keys: string | undefined): Promise<void> | undefined {
   if (channels === '0') {
     partAll(ctx.network, ctx.session);
@@ -54,9 +61,14 @@ function handleJoin(ctx: CommandContext, channels: string, keys: string | undefi
     const channel = joinChannel(ctx.network, ctx.session, name, key === '' ? undefined : key);
     if (channel === undefined) return undefined;
     const replies = (): void => {
-      sendTopic(ctx, channel, false);
-      // draft/no-implicit-names: the client asks for NAMES itself when it wants them.
-      if (!ctx.device.hasCap(Cap.noImplicitNames)) sendNames(ctx, channel);
+      sendJoinReplies(ctx, channel);
+      // The user's other devices saw the JOIN too: they get its topic and NAMES as well (multi-device).
+      for (const device of ctx.session.devices) {
+        if (device === ctx.device) continue;
+        const other = new CommandContext(ctx.server, ctx.session, device);
+        sendJoinReplies(other, channel);
+        other.flush();
+      }
     };
     // draft/read-marker: MARKREAD right after the JOIN (before RPL_ENDOFNAMES), which may wait on the store.
     const marker = sendJoinReadMarker(ctx, channel);
