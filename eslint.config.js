@@ -37,6 +37,7 @@ export default tseslint.config(
   layer(['src/core/**'], [...ours('commands', 'net', 'http', 'cli', 'store', 'bus', 'auth', 'config', 'client', 'tui'), 'node:*'], 'core/ imports only protocol/: no Node modules, drivers or sockets.'),
   layer(['src/commands/**'], [...ours('net', 'http', 'cli', 'store', 'bus', 'auth', 'config', 'client', 'tui'), 'node:*'], 'commands/ imports only core/ and protocol/.'),
   layer(['src/net/**'], ours('http', 'cli', 'store', 'bus', 'auth', 'config', 'client', 'tui'), 'net/ imports commands/, core/ and protocol/ only.'),
+  layer(['src/http/**'], ours('cli', 'store', 'bus', 'auth', 'config', 'client', 'tui'), 'http/ imports net/, commands/, core/ and protocol/ only.'),
   ...['store', 'bus', 'auth'].map((dir) =>
     layer([`src/${dir}/**`], ours(...['commands', 'net', 'http', 'cli', 'config', 'client', 'tui', 'store', 'bus', 'auth'].filter((d) => d !== dir)), `${dir}/ imports only core/ and protocol/.`),
   ),

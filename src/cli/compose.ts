@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { authenticator } from '../auth/authenticator.js';
 import { MemoryBus } from '../bus/memory.js';
@@ -18,8 +19,13 @@ import { loadCertificateFiles, loadOrCreateSelfSigned } from '../net/certificate
 import type { TlsMaterial } from '../net/certificates.js';
 import { NatterServer } from '../net/server.js';
 import type { ListenAddress } from '../net/server.js';
+import { startHttp } from '../http/server.js';
+import type { HttpFace } from '../http/server.js';
 import { openPostgresStore } from '../store/postgres/open.js';
 import { openSqliteStore } from '../store/sqlite/open.js';
+
+/** The built web client, shipped in the package (web/dist beside src/ and dist/). */
+const WEB_ROOT = fileURLToPath(new URL('../../web/dist', import.meta.url));
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -38,6 +44,8 @@ export interface RunningNatter {
   /** The plain TCP addresses really bound (port 0 resolved). */
   readonly addresses: readonly ListenAddress[];
   readonly tlsAddresses: readonly ListenAddress[];
+  /** Where HTTP (web client, WebSocket, /healthz) listens, if anywhere. */
+  readonly httpAddresses: readonly ListenAddress[];
   /** The TLS certificate in use when TLS listens: the newest one after REHASH or SIGHUP read new files. */
   readonly tls: TlsMaterial | undefined;
   readonly store: Store;
@@ -110,13 +118,16 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
   });
   const addresses: ListenAddress[] = [];
   const tlsAddresses: ListenAddress[] = [];
+  let httpFace: HttpFace | undefined;
   try {
     // Registered rooms are in memory before the first client can JOIN them (docs/chanserv.md).
     logger.info({ rooms: await loadRegisteredRooms(server.network, store) }, 'registered rooms loaded');
     await server.applyRetention();
     for (const listen of config.listen) addresses.push(await server.listen(parseHostPort(listen)));
     if (tls !== undefined) for (const listen of config.tls.listen) tlsAddresses.push(await server.listenTls(parseHostPort(listen), tls));
+    if (config.http.listen.length > 0) httpFace = await startHttp(server, config.http.listen.map(parseHostPort), { webRoot: WEB_ROOT, logger });
   } catch (error) {
+    await httpFace?.close();
     await server.shutdown('Startup failed', 0);
     await store.close();
     throw error;
@@ -134,8 +145,10 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
     },
     store,
     dataDir: dataDirOf(config),
+    httpAddresses: httpFace?.addresses ?? [],
     async stop(reason = 'Server shutting down') {
       await server.shutdown(reason);
+      await httpFace?.close();
       await store.close();
     },
   };

@@ -24,6 +24,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
 interface ServeFlags {
   listen?: string[];
   listenTls?: string[];
+  http?: string[];
   tlsCert?: string;
   tlsKey?: string;
   database?: string;
@@ -45,6 +46,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   if (flags.logLevel !== undefined) overrides.logLevel = flags.logLevel;
   if (flags.database !== undefined) overrides.database = flags.database;
   if (flags.history === false) overrides.history = { enabled: false };
+  if (flags.http !== undefined) overrides.http = { listen: flags.http };
   if (flags.listenTls !== undefined || flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
     overrides.tls = {
       ...(flags.listenTls === undefined ? {} : { listen: flags.listenTls }),
@@ -115,6 +117,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--server-name <name>', 'the server name shown to clients (default natter.local)')
     .option('--network-name <name>', 'the network name shown to clients (default Natter)')
     .option('--listen-tls <host:port>', 'IRC over TLS; repeat for several (none by default)', collect)
+    .option('--http <host:port>', 'the web client, IRC over WebSocket and /healthz over HTTP; repeat for several (none by default)', collect)
     .option('--tls-cert <file>', 'the TLS certificate (PEM); without it a self-signed one is made in the data folder')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
     .option('--data <dir>', 'the data folder')

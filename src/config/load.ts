@@ -21,6 +21,8 @@ export interface ConfigOverrides {
   tls?: { listen?: string[]; cert?: string; key?: string };
   /** --no-history, merged into the file's "history" object. */
   history?: { enabled?: boolean };
+  /** --http, merged into the file's "http" object. */
+  http?: { listen?: string[] };
 }
 
 function describeIssue(issue: z.core.$ZodIssue, source: string): string {
@@ -60,7 +62,7 @@ export async function loadConfig(path: string | undefined, overrides: ConfigOver
   const merged: Record<string, unknown> = { ...(fromFile as Record<string, unknown>) };
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
-    if (key === 'tls' || key === 'history') {
+    if (key === 'tls' || key === 'history' || key === 'http') {
       const fromFileSection = typeof merged[key] === 'object' && merged[key] !== null ? (merged[key] as Record<string, unknown>) : {};
       const flags = Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined));
       merged[key] = { ...fromFileSection, ...flags };

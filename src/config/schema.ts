@@ -113,6 +113,8 @@ export const configSchema = z.strictObject({
     .optional(),
   accounts: accountsSchema.default(accountsSchema.parse({})),
   history: historySchema.default(historySchema.parse({})),
+  /** The HTTP face: the web client, IRC over WebSocket and /healthz on each of these addresses. */
+  http: z.strictObject({ listen: z.array(hostPort).default([]) }).default({ listen: [] }),
   tls: tlsSchema.default(tlsSchema.parse({})),
 });
 

@@ -27,6 +27,9 @@ import { detachDevice } from '../core/devices.js';
 import { HistoryRecorder } from '../core/history-recorder.js';
 import type { IrcMessage } from '../protocol/message.js';
 import { Connection } from './connection.js';
+import type { Transport } from './connection.js';
+import type { WebSocket } from 'ws';
+import { WebSocketTransport } from './websocket.js';
 import type { ConnectionHost } from './connection.js';
 
 export interface ListenAddress {
@@ -55,6 +58,7 @@ const WHEEL_INTERVAL_MS = 1000;
 const FLOOD_INTERVAL_MS = 100;
 /** A closing connection whose peer never finishes the close is destroyed after this. */
 const CLOSE_GRACE_MS = 5000;
+const CRLF = Buffer.from('\r\n');
 /** How often history retention runs (and once at start). */
 const RETENTION_INTERVAL_MS = 3_600_000;
 
@@ -205,20 +209,61 @@ export class NatterServer implements ConnectionHost, ServerServices {
   /** Takes a connected socket from any listener: TCP and TLS enter the same pipeline. */
   accept(socket: Socket, secure: boolean, certfp?: string): void {
     const ip = normalizeIp(socket.remoteAddress ?? 'unknown');
-    if (this.stopping) {
-      socket.destroy();
+    const refusal = this.refusal(ip);
+    if (refusal !== undefined) {
+      if (refusal === '') socket.destroy();
+      else refuse(socket, `ERROR :Closing Link: ${ip} (${refusal})\r\n`);
       return;
     }
-    const { limits } = this.settings;
-    const count = this.perIp.get(ip) ?? 0;
-    if (limits.connectionsPerIp > 0 && count >= limits.connectionsPerIp) {
-      refuse(socket, `ERROR :Closing Link: ${ip} (Too many connections from your IP address)\r\n`);
-      this.logger.info({ ip }, 'refused: too many connections from one address');
-      return;
-    }
-    this.perIp.set(ip, count + 1);
     socket.setNoDelay(true);
-    const connection = new Connection(socket, this, ip);
+    const connection = this.admit(socket, ip, secure, certfp);
+    (socket as SocketWithConnection)[CONNECTION] = connection;
+    socket.on('data', onSocketData);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.on('end', onSocketEnd);
+  }
+
+  /**
+   * Takes a WebSocket accepted by http/ (IRCv3 WebSocket): the same pipeline as TCP, one line per message. `secure`
+   * when it came over HTTPS.
+   */
+  acceptWebSocket(socket: WebSocket, remoteAddress: string | undefined, secure: boolean): void {
+    const ip = normalizeIp(remoteAddress ?? 'unknown');
+    const refusal = this.refusal(ip);
+    if (refusal !== undefined) {
+      // 1008: policy violation (RFC 6455), with the reason a TCP client would read in ERROR.
+      socket.close(1008, refusal === '' ? 'Server shutting down' : refusal);
+      return;
+    }
+    const connection = this.admit(new WebSocketTransport(socket), ip, secure, undefined);
+    socket.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
+      const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      connection.receive(Buffer.concat([bytes, CRLF]));
+    });
+    socket.on('error', (error: Error) => {
+      connection.closeReason ??= `Read error: ${error.message}`;
+    });
+    socket.on('close', () => {
+      connection.closeReason ??= 'Remote host closed the connection';
+      this.connectionClosed(connection, 'Connection closed');
+    });
+  }
+
+  /** Why a new connection from `ip` is not taken: '' while stopping, a reason past the per-address limit. */
+  private refusal(ip: string): string | undefined {
+    if (this.stopping) return '';
+    const { limits } = this.settings;
+    if (limits.connectionsPerIp > 0 && (this.perIp.get(ip) ?? 0) >= limits.connectionsPerIp) {
+      this.logger.info({ ip }, 'refused: too many connections from one address');
+      return 'Too many connections from your IP address';
+    }
+    return undefined;
+  }
+
+  private admit(transport: Transport, ip: string, secure: boolean, certfp: string | undefined): Connection {
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    const connection = new Connection(transport, this, ip);
     const id = String(++this.nextSessionId);
     const session = new Session(id, displayHost(ip), ip, Math.floor(this.clock.now() / 1000));
     const device = new Device(id, connection);
@@ -231,11 +276,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
     this.network.addLocalSession(session);
     connection.context = new CommandContext(this, session, device);
     this.connections.add(connection);
-    (socket as SocketWithConnection)[CONNECTION] = connection;
-    socket.on('data', onSocketData);
-    socket.on('error', onSocketError);
-    socket.on('close', onSocketClose);
-    socket.on('end', onSocketEnd);
+    return connection;
   }
 
   capValues(device: Device): CapValues {
