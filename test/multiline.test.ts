@@ -89,13 +89,7 @@ describe('draft/multiline', () => {
 
   it('the cap advertises the limits of the configuration', async () => {
     const client = await RawClient.connect(server.port);
-    client.send('CAP LS 302');
-    const tokens: string[] = [];
-    for (;;) {
-      const ls = await client.expect((m) => m.command === 'CAP' && m.params[1] === 'LS');
-      tokens.push(...(ls.params.at(-1) ?? '').split(' '));
-      if (ls.params[2] !== '*') break;
-    }
+    const { tokens } = await client.capLs();
     assert.ok(tokens.includes(`draft/multiline=max-bytes=${MAX_BYTES},max-lines=${MAX_LINES}`), tokens.join(' '));
     client.close();
   });

@@ -106,13 +106,7 @@ describe('SASL', () => {
 
   it('CAP LS 302 offers sasl=PLAIN,SCRAM-SHA-256,EXTERNAL and draft/account-registration=before-connect,custom-account-name', async () => {
     const client = track(await TestClient.connect(server.port));
-    client.send('CAP LS 302');
-    const tokens: string[] = [];
-    for (;;) {
-      const ls = await client.expect((m) => m.command === 'CAP' && m.params[1] === 'LS');
-      tokens.push(...(ls.params.at(-1) ?? '').split(' '));
-      if (ls.params[2] !== '*') break;
-    }
+    const { tokens } = await client.capLs();
     assert.ok(tokens.includes('sasl=PLAIN,SCRAM-SHA-256,EXTERNAL'), tokens.join(' '));
     assert.ok(tokens.includes('draft/account-registration=before-connect,custom-account-name'), tokens.join(' '));
   });

@@ -76,14 +76,8 @@ function tlsPortOf(natter: RunningNatter): number {
 
 /** CAP LS 302's sts value, or undefined when it is not offered. */
 async function stsValue(client: TestClient): Promise<string | undefined> {
-  client.send('CAP LS 302');
-  const lines = [];
-  for (;;) {
-    const ls = await client.expect((m) => m.command === 'CAP' && m.params[1] === 'LS');
-    lines.push(ls.params.at(-1) ?? '');
-    if (ls.params[2] !== '*') break;
-  }
-  const cap = lines.join(' ').split(' ').find((c) => c === 'sts' || c.startsWith('sts='));
+  const { tokens } = await client.capLs();
+  const cap = tokens.find((c) => c === 'sts' || c.startsWith('sts='));
   return cap === undefined ? undefined : cap.slice('sts='.length);
 }
 

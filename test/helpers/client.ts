@@ -142,6 +142,21 @@ export class TestClient {
     });
   }
 
+  /**
+   * Sends CAP LS 302 and collects its reply, which continues on further lines with "*" (cap negotiation 302):
+   * the lines, and the tokens ("name" or "name=value") of all of them.
+   */
+  async capLs(): Promise<{ lines: Received[]; tokens: string[] }> {
+    this.send('CAP LS 302');
+    const lines: Received[] = [];
+    for (;;) {
+      const ls = await this.expect((m) => m.command === 'CAP' && m.params[1] === 'LS');
+      lines.push(ls);
+      if (ls.params[2] !== '*') break;
+    }
+    return { lines, tokens: lines.flatMap((ls) => (ls.params.at(-1) ?? '').split(' ')) };
+  }
+
   /** Sends PING and waits for its PONG: everything the server sent before is then in the inbox. Returns and clears it. */
   async roundtrip(): Promise<Received[]> {
     const token = `barrier-${++this.barrier}`;
