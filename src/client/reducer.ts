@@ -192,7 +192,8 @@ function applyHistory(state: ClientState, batch: OpenBatch, now: number): Client
 function applyMultiline(state: ClientState, batch: OpenBatch, now: number, historical: boolean): ClientState {
   const combined = multilineMessage(state, batch, now);
   if (combined === undefined) return state;
-  return addMessages(combined.state, combined.bufferName, kindOfName(combined.state, combined.bufferName), [combined.message], historical);
+  const next = addMessages(combined.state, combined.bufferName, kindOfName(combined.state, combined.bufferName), [combined.message], historical);
+  return historical ? next : stopTyping(next, combined.bufferName, combined.message.from);
 }
 
 /** draft/multiline: the lines joined by newlines, except where draft/multiline-concat says to join them directly. */

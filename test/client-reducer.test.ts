@@ -1,0 +1,165 @@
+/**
+ * The client's pure reducer on recorded transcripts (issue 6): test/fixtures/transcripts/*.irc are the lines a real
+ * Natter sent to the client engine in two sessions (recorded through the engine's transport), replayed here line by
+ * line into applyMessage. The same input always gives the same state, so the assertions below are exact.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { applyAction, applyMessage, initialState } from '../src/client/index.js';
+import type { ChatBuffer, ClientState } from '../src/client/index.js';
+import { parseMessage } from '../src/protocol/message.js';
+
+const NOW = Date.parse('2026-11-22T12:30:00Z');
+
+function replay(name: string, state: ClientState = initialState('guest')): ClientState {
+  const text = readFileSync(new URL(`fixtures/transcripts/${name}`, import.meta.url), 'utf8');
+  let next = state;
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const message = parseMessage(line);
+    assert.ok(message !== undefined, `unparsable transcript line: ${line}`);
+    next = applyMessage(next, message, NOW);
+  }
+  return next;
+}
+
+function buffer(state: ClientState, key: string): ChatBuffer {
+  return state.buffers.get(key) ?? assert.fail(`no buffer ${key}; have ${[...state.buffers.keys()].join(', ')}`);
+}
+
+function lines(state: ClientState, key: string): string[] {
+  return buffer(state, key).messages.map((message) => `${message.kind} ${message.from}: ${message.text}`);
+}
+
+describe('reducer: a recorded room session (room-session.irc)', () => {
+  const state = replay('room-session.irc');
+
+  it('registration: nick, account, ISUPPORT and the connection status', () => {
+    assert.equal(state.status, 'connected');
+    assert.equal(state.nick, 'ada');
+    assert.equal(state.account, 'ada');
+    assert.equal(state.serverName, 'test.natter');
+    assert.equal(state.isupport.get('NETWORK'), 'Natter');
+    assert.equal(state.isupport.get('PREFIX'), '(qaohv)~&@%+');
+    assert.equal(state.batches.size, 0, 'every batch closed');
+    assert.ok(state.caps.has('draft/chathistory') && state.caps.has('sasl'));
+  });
+
+  it('the room: every event and message in order, with who said it, the own message marked as own', () => {
+    assert.deepEqual(lines(state, '#lobby'), [
+      'join ada: ada joined',
+      'join bob: bob joined',
+      'privmsg ada: hello everyone',
+      'privmsg bob: hi ada, welcome',
+      'action bob: waves',
+      'privmsg bob: first line\nsecond line',
+      'topic ada: ada set the topic: Welcome to the lobby',
+      'mode ada: ada set mode +v bob',
+      'nick bob: bob is now known as bobby',
+      'part bobby: bobby left (see you)',
+    ]);
+    const messages = buffer(state, '#lobby').messages;
+    assert.equal(messages.find((m) => m.text === 'hello everyone')?.self, true);
+    assert.equal(messages.find((m) => m.text === 'hi ada, welcome')?.highlight, true, 'naming ada is a mention');
+    assert.equal(messages.find((m) => m.kind === 'action')?.highlight, false);
+    assert.equal(messages.find((m) => m.text.startsWith('first line'))?.id, 'sqxykzb7qx6', 'a multiline message has its batch msgid');
+    assert.ok(messages.every((m, index) => index === 0 || messages[index - 1]!.time <= m.time), 'sorted by server time');
+  });
+
+  it('reactions attach to their message; typing ends when the typist speaks', () => {
+    const hello = buffer(state, '#lobby').messages.find((m) => m.text === 'hello everyone');
+    assert.deepEqual(hello?.reactions, { '👍': ['bob'] });
+    assert.equal(buffer(state, '#lobby').typing.size, 0);
+  });
+
+  it('topic, members and roles follow JOIN, NAMES, MODE, NICK and PART', () => {
+    const room = buffer(state, '#lobby');
+    assert.equal(room.joined, true);
+    assert.equal(room.topic, 'Welcome to the lobby');
+    assert.equal(room.topicSetBy, 'ada');
+    assert.deepEqual([...room.members.values()].map((m) => `${m.prefixes}${m.nick}`), ['@ada'], 'bobby left');
+  });
+
+  it('a direct message opens a conversation named after the sender (by their new nick), unread and a mention', () => {
+    const dm = buffer(state, 'bobby');
+    assert.equal(dm.kind, 'dm');
+    assert.deepEqual(lines(state, 'bobby'), ['privmsg bobby: a private word']);
+    assert.equal(dm.unread, 1);
+    assert.equal(dm.mentions, 1);
+  });
+
+  it('the read marker from the server clears the room’s unread count', () => {
+    const room = buffer(state, '#lobby');
+    assert.equal(room.readMarker, Date.parse('2026-11-22T12:22:46.447Z'));
+    assert.equal(room.unread, 0);
+  });
+
+  it('WHOIS replies become notes where the user is looking; MOTD goes to the server buffer', () => {
+    const server = lines(state, '*');
+    assert.ok(server.some((line) => line.includes('bobby ~bob 127.0.0.1')), 'RPL_WHOISUSER shown');
+    assert.ok(server.some((line) => line.includes('Welcome to Natter.')), 'MOTD shown');
+  });
+
+  it('replaying a transcript twice changes nothing: msgids are not duplicated', () => {
+    const twice = replay('room-session.irc', state);
+    assert.deepEqual(lines(twice, '#lobby'), lines(state, '#lobby'));
+    assert.deepEqual(lines(twice, 'bobby'), lines(state, 'bobby'));
+  });
+});
+
+describe('reducer: recorded history pages (history.irc)', () => {
+  const state = replay('history.irc');
+
+  it('the latest page, then an older one, merge into one ordered conversation; a multiline message stays one', () => {
+    const texts = buffer(state, '#archive').messages.filter((m) => m.kind === 'privmsg').map((m) => m.text);
+    assert.deepEqual(texts, ['message 1', 'message 2', 'message 3', 'message 4', 'message 5', 'message 6', 'multi one\nmulti two']);
+  });
+
+  it('history is not unread (no read marker says so); a live direct message is', () => {
+    assert.equal(buffer(state, '#archive').unread, 0);
+    assert.equal(buffer(state, 'carl').unread, 1);
+    assert.equal(state.buffers.has('#archive') && !state.buffers.has('targets'), true, 'CHATHISTORY TARGETS opens no buffer by itself');
+  });
+
+  it('focusing a buffer clears its counts; closing it removes it', () => {
+    const focused = applyAction(state, { type: 'focus', name: 'Carl' });
+    assert.equal(focused.active, 'carl');
+    assert.equal(buffer(focused, 'carl').unread, 0);
+    const closed = applyAction(focused, { type: 'close', name: 'carl' });
+    assert.equal(closed.buffers.has('carl'), false);
+    assert.equal(closed.active, '*');
+  });
+});
+
+describe('reducer: single lines', () => {
+  const base = replay('room-session.irc');
+  const apply = (state: ClientState, ...raw: string[]): ClientState => raw.reduce((next, line) => applyMessage(next, parseMessage(line)!, NOW), state);
+
+  it('MODE with several modes and arguments sets the right prefixes (CHANMODES and PREFIX decide who takes an argument)', () => {
+    const state = apply(base, ':carl!c@h JOIN #lobby', ':ada!a@h MODE #lobby +lov 10 carl carl', ':ada!a@h MODE #lobby -o+k carl secret');
+    assert.equal(buffer(state, '#lobby').members.get('carl')?.prefixes, '+');
+    assert.equal(buffer(state, '#lobby').modes, '+kl');
+  });
+
+  it('QUIT removes the member from every room and says so there; a redaction empties the message', () => {
+    const joined = apply(base, ':dan!d@h JOIN #lobby', '@msgid=x1;time=2026-11-22T12:25:00.000Z :dan!d@h PRIVMSG #lobby :oops');
+    const state = apply(joined, ':dan!d@h REDACT #lobby x1', ':dan!d@h QUIT :gone');
+    assert.equal(buffer(state, '#lobby').members.has('dan'), false);
+    assert.equal(buffer(state, '#lobby').messages.at(-1)?.text, 'dan quit (gone)');
+    const redacted = buffer(state, '#lobby').messages.find((m) => m.id === 'x1');
+    assert.equal(redacted?.redacted, true);
+    assert.equal(redacted?.text, '');
+  });
+
+  it('CTCP other than ACTION is not chat; STATUSMSG lands in its room', () => {
+    const state = apply(base, ':eve!e@h PRIVMSG ada :\u0001VERSION\u0001', '@msgid=s1 :eve!e@h PRIVMSG @#lobby :ops only');
+    assert.equal(state.buffers.has('eve'), false);
+    assert.equal(buffer(state, '#lobby').messages.at(-1)?.text, 'ops only');
+  });
+
+  it('text is kept exactly as sent, markup included: rendering it as text is the UI’s job', () => {
+    const state = apply(base, '@msgid=h1 :eve!e@h PRIVMSG #lobby :<img src=x onerror=alert(1)> <b>bold</b>');
+    assert.equal(buffer(state, '#lobby').messages.at(-1)?.text, '<img src=x onerror=alert(1)> <b>bold</b>');
+  });
+});
