@@ -149,7 +149,7 @@ describe('reducer: single lines', () => {
     assert.equal(buffer(state, '#lobby').messages.at(-1)?.text, 'dan quit (gone)');
     const redacted = buffer(state, '#lobby').messages.find((m) => m.id === 'x1');
     assert.equal(redacted?.redacted, true);
-    assert.equal(redacted!.text, '');
+    assert.equal(redacted.text, '');
   });
 
   it('CTCP other than ACTION is not chat; STATUSMSG lands in its room', () => {
