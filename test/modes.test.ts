@@ -371,6 +371,24 @@ describe('channel modes', () => {
       assert.deepEqual(await lines(bob), [`:${mask(carol)} PRIVMSG ${channel} :I can`, `:${mask(alice)} PRIVMSG ${channel} :so can I`]);
     });
 
+    it('mute (+b m:mask, ISUPPORT EXTBAN=,m): the muted member stays in the room but gets 404; -b m: lets them speak', async () => {
+      const alice = await connect('alice');
+      const bob = await connect('bob');
+      const channel = await roomWith(alice, bob);
+      assert.deepEqual(await mode(alice, channel, `+b m:${bob.nick}`), [`:${mask(alice)} MODE ${channel} +b m:${bob.nick}!*@*`]);
+      await settle(bob);
+      bob.send(`PRIVMSG ${channel} :can I talk?`);
+      assert.deepEqual(await lines(bob), [`:${SERVER} 404 ${bob.nick} ${channel} :Cannot send to channel`]);
+      bob.send(`PART ${channel}`);
+      bob.send(`JOIN ${channel}`);
+      assert.ok((await lines(bob)).some((line) => line.endsWith(`JOIN ${channel}`)), 'a mute is not a ban: rejoining works');
+      await mode(alice, channel, `-b m:${bob.nick}!*@*`);
+      await settle(alice, bob);
+      bob.send(`PRIVMSG ${channel} :thanks`);
+      await settle(bob);
+      assert.deepEqual(await lines(alice), [`:${mask(bob)} PRIVMSG ${channel} thanks`]);
+    });
+
     it('+n: a message from outside the room gets 404; with -n it reaches the members', async () => {
       const alice = await connect('alice');
       const outsider = await connect('out');

@@ -30,6 +30,8 @@ export function isupportTokens(settings: ServerSettings): IsupportTokens {
     ...(settings.history.enabled ? ([['CHATHISTORY', settings.history.maxPerQuery]] as const) : []),
     ['ELIST', 'CMNTU'],
     ['EXCEPTS', 'e'],
+    // Mutes are bans with an "m:" prefix (Modern IRC EXTBAN: no prefix character, type m).
+    ['EXTBAN', ',m'],
     ['HOSTLEN', 64],
     ['INVEX', 'I'],
     ['KICKLEN', limits.kickLength],

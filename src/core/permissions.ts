@@ -7,7 +7,7 @@ import type { Channel } from './channel.js';
 import { Rank } from './channel.js';
 import type { Network } from './network.js';
 import type { Session } from './session.js';
-import { matchWildcard } from '../protocol/mask.js';
+import { MUTE_EXTBAN, matchWildcard } from '../protocol/mask.js';
 
 /** The rank a session acts with in a channel: its own, or owner for a server operator. */
 export function actingRank(session: Session, channel: Channel): Rank {
@@ -62,16 +62,23 @@ export function matchesList(network: Network, session: Session, masks: ReadonlyA
   return false;
 }
 
+/** A ban keeps out; a mute ("m:" extban in the same list) lets in but not speak. */
 export function isBanned(network: Network, session: Session, channel: Channel): boolean {
-  return matchesList(network, session, channel.lists.b) && !matchesList(network, session, channel.lists.e);
+  const bans = channel.lists.b.filter((entry) => !entry.mask.startsWith(MUTE_EXTBAN));
+  return matchesList(network, session, bans) && !matchesList(network, session, channel.lists.e);
+}
+
+export function isMuted(network: Network, session: Session, channel: Channel): boolean {
+  const mutes = channel.lists.b.filter((entry) => entry.mask.startsWith(MUTE_EXTBAN)).map((entry) => ({ mask: entry.mask.slice(MUTE_EXTBAN.length) }));
+  return matchesList(network, session, mutes) && !matchesList(network, session, channel.lists.e);
 }
 
 /** May this session speak in the channel (Modern IRC: +n, +m, bans)? */
 export function maySpeak(network: Network, session: Session, channel: Channel): boolean {
   if (session.isOper) return true;
   const membership = channel.members.get(session);
-  if (membership === undefined) return !channel.modes.noExternal && !channel.modes.moderated && !isBanned(network, session, channel);
+  if (membership === undefined) return !channel.modes.noExternal && !channel.modes.moderated && !isBanned(network, session, channel) && !isMuted(network, session, channel);
   if (membership.prefixes !== 0) return true;
   if (channel.modes.moderated) return false;
-  return channel.lists.b.length === 0 || !isBanned(network, session, channel);
+  return channel.lists.b.length === 0 || (!isBanned(network, session, channel) && !isMuted(network, session, channel));
 }

@@ -53,7 +53,11 @@ export function matchMask(mask: string, subject: string, fold: Casefold): boolea
 /**
  * Completes a partial ban mask to nick!user@host form ("nick" -> "nick!*@*", "*@host" -> "*!*@host").
  */
+/** The extban that mutes instead of banning: "m:nick!user@host" (as InspIRCd and Ergo write it; ISUPPORT EXTBAN=,m). */
+export const MUTE_EXTBAN = 'm:';
+
 export function normalizeMask(mask: string): string {
+  if (mask.startsWith(MUTE_EXTBAN)) return `${MUTE_EXTBAN}${normalizeMask(mask.slice(MUTE_EXTBAN.length))}`;
   const at = mask.indexOf('@');
   const bang = mask.indexOf('!');
   if (bang !== -1 && at !== -1 && bang < at) return mask;
