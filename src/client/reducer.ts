@@ -854,6 +854,9 @@ function applyNumeric(state: ClientState, message: IrcMessage, numeric: string, 
       return applyIsupport(state, params.slice(1, -1));
     case '221':
       return state;
+    case '305':
+    case '306':
+      return note({ ...state, away: numeric === '306' }, SERVER_BUFFER, params[1] ?? '', 'info', time);
     case '324': {
       const key = bufferKey(state, params[1] ?? '');
       const buffer = state.buffers.get(key);

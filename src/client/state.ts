@@ -124,6 +124,8 @@ export interface ClientState {
   readonly status: ConnectionStatus;
   readonly nick: string;
   readonly account?: string;
+  /** This user is marked away (RPL_NOWAWAY / RPL_UNAWAY). */
+  readonly away: boolean;
   /** The server's name, from the source of its numerics. */
   readonly serverName?: string;
   /** NETWORK from ISUPPORT. */
@@ -156,6 +158,7 @@ export function initialState(nick: string): ClientState {
   return {
     status: 'disconnected',
     nick,
+    away: false,
     caps: new Set(),
     isupport: new Map(),
     casemapping: 'rfc1459',
