@@ -49,8 +49,8 @@ export function maskOf(nickOrMask: string): string {
   return /[!@*]/.test(nickOrMask) ? nickOrMask : `${nickOrMask}!*@*`;
 }
 
-function memberMode(mode: string, description: string): SlashCommand {
-  const usage = `/${description.split(' ')[0]!.toLowerCase()} <nick>`;
+function memberMode(name: string, mode: string, description: string): SlashCommand {
+  const usage = `/${name} <nick> [nick…]`;
   return {
     usage,
     description,
@@ -209,10 +209,10 @@ export const COMMANDS: Readonly<Record<string, SlashCommand>> = {
       return context.client.request('MODE', [target, ...parts]);
     },
   },
-  op: memberMode('+o', 'Op: make someone an operator of this room'),
-  deop: memberMode('-o', 'Deop: take away operator status'),
-  voice: memberMode('+v', 'Voice: let someone speak in a moderated room'),
-  devoice: memberMode('-v', 'Devoice: take away voice'),
+  op: memberMode('op', '+o', 'Make someone an operator (moderator) of this room'),
+  deop: memberMode('deop', '-o', 'Take away operator status'),
+  voice: memberMode('voice', '+v', 'Let someone speak in a moderated (+m) room'),
+  devoice: memberMode('devoice', '-v', 'Take away voice'),
   invite: {
     usage: '/invite <nick> [#room]',
     description: 'Invite someone to a room (this one by default)',
