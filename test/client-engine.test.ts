@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { RequestError, runInput } from '../src/client/index.js';
+import { COMMANDS, RequestError, runInput } from '../src/client/index.js';
 import type { ChatClient } from '../src/client/index.js';
 import { TestClient } from './helpers/client.js';
 import { join, settle } from './helpers/clients.js';
@@ -149,6 +149,29 @@ describe('client engine', () => {
     await settle(ivy);
     const repeats = ivy.drain().filter((m) => m.command === 'PRIVMSG');
     assert.deepEqual(repeats.map((m) => m.params[1]), [], 'each reached the room exactly once');
+  });
+
+  it('slash commands: /help lists them all; /topic, /op, /mute, /kick act on the room the user is in', async () => {
+    const { client } = await signedUp('lena', ['#mods']);
+    const mike = await rawUser('mike', '#mods');
+    await until(client, (s) => s.buffers.get('#mods')?.members.has('mike') === true, 'mike in the member list');
+    await runInput(client, '#mods', '/help');
+    const notes = client.state.buffers.get('#mods')!.messages.filter((m) => m.kind === 'info').map((m) => m.text);
+    for (const name of Object.keys(COMMANDS)) assert.ok(notes.some((text) => text.startsWith(`/${name}`)), `/help lists /${name}`);
+    await runInput(client, '#mods', '/topic Be nice');
+    await until(client, (s) => s.buffers.get('#mods')?.topic === 'Be nice', 'topic set');
+    await runInput(client, '#mods', '/op mike');
+    await until(client, (s) => s.buffers.get('#mods')?.members.get('mike')?.prefixes === '@', 'mike is an operator');
+    await runInput(client, '#mods', '/deop mike');
+    await runInput(client, '#mods', '/mute mike');
+    await mike.expect((m) => m.command === 'MODE' && m.params[2] === 'm:mike!*@*');
+    mike.send('PRIVMSG #mods :am I muted?');
+    await mike.expect((m) => m.command === '404');
+    await runInput(client, '#mods', '/kick mike enough');
+    await mike.expect((m) => m.command === 'KICK' && m.params[1] === 'mike' && m.params[2] === 'enough');
+    await until(client, (s) => s.buffers.get('#mods')?.members.has('mike') === false, 'mike gone from the list');
+    await runInput(client, '#mods', '/kick');
+    assert.equal(client.state.buffers.get('#mods')!.messages.at(-1)?.text, 'Usage: /kick <nick> [reason]');
   });
 
   it('sends a text with newlines as one multiline message, and reactions, replies and deletion round-trip', async () => {
