@@ -1,6 +1,7 @@
 // Type-aware lint (typescript-eslint strictTypeChecked) plus the import direction of ARCHITECTURE.md:
 // protocol <- core <- commands <- net <- http <- cli; store/*, bus/* and auth/ import only core and protocol;
-// client imports only protocol. A wrong import fails `npm test`.
+// client imports only protocol; web/ (the browser GUI) imports only src/client and src/protocol of ours.
+// A wrong import fails `npm test`.
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -17,7 +18,7 @@ const layer = (files, forbidden, message) => ({
 const ours = (...dirs) => dirs.flatMap((dir) => [`**/${dir}/**`, `../${dir}/*`]);
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'web/dist/**', 'eslint.config.js', 'bin/**', 'scripts/**', 'test-output/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'web/dist/**', 'eslint.config.js', 'bin/**', 'scripts/**', 'test-output/**', '.scratch/**', '.tmp/**'] },
   eslint.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -43,4 +44,32 @@ export default tseslint.config(
   ),
   layer(['src/config/**'], ours('commands', 'net', 'http', 'cli', 'store', 'bus', 'client', 'tui'), 'config/ imports only core/ and protocol/.'),
   layer(['src/client/**'], [...ours('core', 'commands', 'net', 'http', 'cli', 'store', 'bus', 'config', 'tui'), 'node:*'], 'client/ imports only protocol/ (it runs in the browser).'),
+  // The page: browser globals come from web/tsconfig.json (lib DOM, no Node types), which the type-aware rules use;
+  // typescript-eslint turns no-undef off for TypeScript, so tsc is what refuses an unknown global.
+  {
+    files: ['web/src/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              // Any folder of src/ but client/ and protocol/ (gitignore-style: the later "!" lines re-allow).
+              group: ['**/src/*', '!**/src/client', '!**/src/client/**', '!**/src/protocol', '!**/src/protocol/**'],
+              message: 'web/ imports only src/client/ and src/protocol/ of ours: the rest is the server (ARCHITECTURE.md).',
+            },
+            { group: ['**/test/**', '**/bench/**', '**/dist/**'], message: 'web/ imports only src/client/ and src/protocol/ of ours.' },
+            { group: ['node:*'], message: 'web/ runs in the browser: no Node modules.' },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        ...['process', 'Buffer', 'require', 'module', '__dirname', '__filename', 'global', 'setImmediate'].map((name) => ({
+          name,
+          message: 'web/ runs in the browser: no Node globals.',
+        })),
+      ],
+    },
+  },
 );

@@ -46,7 +46,9 @@ export interface RunningNatter {
   readonly tlsAddresses: readonly ListenAddress[];
   /** Where HTTP (web client, WebSocket, /healthz) listens, if anywhere. */
   readonly httpAddresses: readonly ListenAddress[];
-  /** The TLS certificate in use when TLS listens: the newest one after REHASH or SIGHUP read new files. */
+  /** Where HTTPS (the same, and wss) listens, if anywhere. */
+  readonly httpsAddresses: readonly ListenAddress[];
+  /** The TLS certificate in use when TLS or HTTPS listens: the newest one after REHASH or SIGHUP read new files. */
   readonly tls: TlsMaterial | undefined;
   readonly store: Store;
   readonly dataDir: string;
@@ -63,8 +65,13 @@ export async function openStore(config: Config): Promise<Store> {
   return openSqliteStore(join(dataDirOf(config), 'natter.db'));
 }
 
+/** IRC over TLS and HTTPS share the one certificate. */
+function usesTls(config: Config): boolean {
+  return config.tls.listen.length > 0 || config.https.listen.length > 0;
+}
+
 async function tlsMaterial(config: Config): Promise<TlsMaterial | undefined> {
-  if (config.tls.listen.length === 0) return undefined;
+  if (!usesTls(config)) return undefined;
   const { cert, key } = config.tls;
   if (cert !== undefined && key !== undefined) return loadCertificateFiles(cert, key);
   if (cert !== undefined || key !== undefined) throw new ConfigError('tls: give both --tls-cert and --tls-key (tls.cert and tls.key), or neither for a self-signed certificate');
@@ -91,6 +98,7 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
   const bound: { sts: StsSettings | undefined } = { sts: undefined };
   const settingsOf = (next: Config): ServerSettings => ({ ...toServerSettings(next), sts: bound.sts });
   const reload = options.reload;
+  let httpFace: HttpFace | undefined;
   const server: NatterServer = new NatterServer({
     settings: settingsOf(config),
     bus: new MemoryBus(),
@@ -107,9 +115,10 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
       if (next.casemapping !== server.settings.casemapping) throw new ConfigError('casemapping cannot change while the server runs; restart to change it');
       // A new certificate is read (and checked) before anything changes; the listeners keep their ports, and
       // connections already open keep the certificate they were made with.
-      const nextTls = tls !== undefined && next.tls.listen.length > 0 ? await tlsMaterial(next) : undefined;
+      const nextTls = tls !== undefined && usesTls(next) ? await tlsMaterial(next) : undefined;
       if (nextTls !== undefined && tls !== undefined) {
         server.setTlsIdentity(nextTls);
+        httpFace?.setTlsIdentity(nextTls);
         if (nextTls.fingerprint !== tls.fingerprint) logger.info({ fingerprint: nextTls.fingerprint, certificate: nextTls.source }, 'TLS certificate reloaded (SHA-256 fingerprint)');
         tls = nextTls;
       }
@@ -118,14 +127,16 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
   });
   const addresses: ListenAddress[] = [];
   const tlsAddresses: ListenAddress[] = [];
-  let httpFace: HttpFace | undefined;
   try {
     // Registered rooms are in memory before the first client can JOIN them (docs/chanserv.md).
     logger.info({ rooms: await loadRegisteredRooms(server.network, store) }, 'registered rooms loaded');
     await server.applyRetention();
     for (const listen of config.listen) addresses.push(await server.listen(parseHostPort(listen)));
     if (tls !== undefined) for (const listen of config.tls.listen) tlsAddresses.push(await server.listenTls(parseHostPort(listen), tls));
-    if (config.http.listen.length > 0) httpFace = await startHttp(server, config.http.listen.map(parseHostPort), { webRoot: WEB_ROOT, logger });
+    const https = tls !== undefined && config.https.listen.length > 0 ? { listen: config.https.listen.map(parseHostPort), identity: tls, hstsSeconds: config.tls.sts.durationSeconds } : undefined;
+    if (config.http.listen.length > 0 || https !== undefined) {
+      httpFace = await startHttp(server, config.http.listen.map(parseHostPort), { webRoot: WEB_ROOT, logger, ...(https === undefined ? {} : { https }) });
+    }
   } catch (error) {
     await httpFace?.close();
     await server.shutdown('Startup failed', 0);
@@ -146,6 +157,7 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
     store,
     dataDir: dataDirOf(config),
     httpAddresses: httpFace?.addresses ?? [],
+    httpsAddresses: httpFace?.httpsAddresses ?? [],
     async stop(reason = 'Server shutting down') {
       await server.shutdown(reason);
       await httpFace?.close();

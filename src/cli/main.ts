@@ -25,6 +25,7 @@ interface ServeFlags {
   listen?: string[];
   listenTls?: string[];
   http?: string[];
+  https?: string[];
   tlsCert?: string;
   tlsKey?: string;
   database?: string;
@@ -47,6 +48,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   if (flags.database !== undefined) overrides.database = flags.database;
   if (flags.history === false) overrides.history = { enabled: false };
   if (flags.http !== undefined) overrides.http = { listen: flags.http };
+  if (flags.https !== undefined) overrides.https = { listen: flags.https };
   if (flags.listenTls !== undefined || flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
     overrides.tls = {
       ...(flags.listenTls === undefined ? {} : { listen: flags.listenTls }),
@@ -118,6 +120,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--network-name <name>', 'the network name shown to clients (default Natter)')
     .option('--listen-tls <host:port>', 'IRC over TLS; repeat for several (none by default)', collect)
     .option('--http <host:port>', 'the web client, IRC over WebSocket and /healthz over HTTP; repeat for several (none by default)', collect)
+    .option('--https <host:port>', 'the same over HTTPS and wss, with the TLS certificate (--tls-cert, else self-signed); repeat for several (none by default)', collect)
     .option('--tls-cert <file>', 'the TLS certificate (PEM); without it a self-signed one is made in the data folder')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
     .option('--data <dir>', 'the data folder')

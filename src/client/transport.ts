@@ -19,12 +19,18 @@ export interface Transport {
 
 export type TransportFactory = (handlers: TransportHandlers) => Transport;
 
+/**
+ * A handler property checked like a method (bivariantly), so the DOM's WebSocket and `ws`'s, whose handlers take
+ * their own event classes, both fit without a cast.
+ */
+type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
+
 /** The part of the WHATWG WebSocket the transport uses (the browser's, or `ws`'s, which has the same shape). */
 export interface WebSocketLike {
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onopen: Handler<unknown> | null;
+  onmessage: Handler<{ data: unknown }> | null;
+  onclose: Handler<{ code: number; reason: string }> | null;
+  onerror: Handler<unknown> | null;
   send(data: string): void;
   close(code?: number, reason?: string): void;
 }

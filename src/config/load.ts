@@ -23,6 +23,8 @@ export interface ConfigOverrides {
   history?: { enabled?: boolean };
   /** --http, merged into the file's "http" object. */
   http?: { listen?: string[] };
+  /** --https, merged into the file's "https" object. */
+  https?: { listen?: string[] };
 }
 
 function describeIssue(issue: z.core.$ZodIssue, source: string): string {
@@ -62,7 +64,7 @@ export async function loadConfig(path: string | undefined, overrides: ConfigOver
   const merged: Record<string, unknown> = { ...(fromFile as Record<string, unknown>) };
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
-    if (key === 'tls' || key === 'history' || key === 'http') {
+    if (key === 'tls' || key === 'history' || key === 'http' || key === 'https') {
       const fromFileSection = typeof merged[key] === 'object' && merged[key] !== null ? (merged[key] as Record<string, unknown>) : {};
       const flags = Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined));
       merged[key] = { ...fromFileSection, ...flags };

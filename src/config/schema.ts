@@ -115,6 +115,8 @@ export const configSchema = z.strictObject({
   history: historySchema.default(historySchema.parse({})),
   /** The HTTP face: the web client, IRC over WebSocket and /healthz on each of these addresses. */
   http: z.strictObject({ listen: z.array(hostPort).default([]) }).default({ listen: [] }),
+  /** The same over HTTPS (and wss), with the TLS certificate of `tls` (tls.cert and tls.key, else self-signed). */
+  https: z.strictObject({ listen: z.array(hostPort).default([]) }).default({ listen: [] }),
   tls: tlsSchema.default(tlsSchema.parse({})),
 });
 

@@ -1,20 +1,23 @@
 /**
  * The HTTP face of a Natter server (issue 6): the built web client, IRC over WebSocket on the same port (IRCv3
  * WebSocket, entering the same pipeline as TCP), `/healthz`, and security headers on every response: a CSP without
- * 'unsafe-inline', no framing, nosniff.
+ * 'unsafe-inline', no framing, nosniff. The same app is served over HTTPS (and wss) with the server's TLS
+ * certificate when asked.
  */
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
+import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
-import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
+import { compress } from 'hono/compress';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import type { ListenAddress, NatterServer } from '../net/server.js';
+import type { ListenAddress, NatterServer, TlsIdentity } from '../net/server.js';
 import { chooseSubprotocol } from '../net/websocket.js';
+import { staticFiles } from './static.js';
 
 export interface HttpOptions {
   /** The folder of the built web client (index.html and its assets); a plain notice is served when it has none. */
@@ -22,21 +25,47 @@ export interface HttpOptions {
   readonly logger: Logger;
   /** Largest WebSocket message taken: an IRC line with its tags (8191 + 512 bytes). */
   readonly maxMessageBytes?: number;
+  /** HTTPS listeners: the same app, and IRC over secure WebSocket (wss), with the server's TLS certificate. */
+  readonly https?: HttpsOptions;
+}
+
+export interface HttpsOptions {
+  readonly listen: readonly ListenAddress[];
+  readonly identity: TlsIdentity;
+  /**
+   * Strict-Transport-Security max-age sent over HTTPS; 0 sends none. It follows tls.sts.durationSeconds: the
+   * operator's promise that TLS stays, since a browser that saw it refuses plain HTTP to the host, on any port.
+   */
+  readonly hstsSeconds: number;
 }
 
 export interface HttpFace {
   readonly addresses: ListenAddress[];
+  readonly httpsAddresses: ListenAddress[];
+  /** Swaps the HTTPS listeners' certificate (REHASH, SIGHUP); connections already open keep theirs. */
+  setTlsIdentity(identity: TlsIdentity): void;
   close(): Promise<void>;
 }
 
 /** Paths where IRC over WebSocket is accepted: the root (as most web clients assume) and /irc. */
 const WEBSOCKET_PATHS = new Set(['/', '/irc']);
 
-export function httpApp(natter: NatterServer, webRoot: string): Hono {
+/** TLS 1.2 and newer, as for IRC over TLS (src/net/server.ts). */
+const MIN_TLS_VERSION = 'TLSv1.2';
+
+export interface AppOptions {
+  /** Max-age of Strict-Transport-Security; 0 (plain HTTP, or no STS configured) sends none. */
+  readonly hstsSeconds?: number;
+}
+
+export function httpApp(natter: NatterServer, webRoot: string, options: AppOptions = {}): Hono {
   const app = new Hono();
+  const hsts = options.hstsSeconds ?? 0;
   app.use(
     '*',
     secureHeaders({
+      // Everything from the same origin only. connect-src 'self' covers fetch (the emoji data) and, in current
+      // browsers, ws:/wss: to the same host and port (CSP 3, "self" matches the WebSocket schemes).
       contentSecurityPolicy: {
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
@@ -44,6 +73,8 @@ export function httpApp(natter: NatterServer, webRoot: string): Hono {
         imgSrc: ["'self'", 'data:', 'blob:'],
         connectSrc: ["'self'"],
         fontSrc: ["'self'"],
+        workerSrc: ["'self'"],
+        manifestSrc: ["'self'"],
         objectSrc: ["'none'"],
         baseUri: ["'self'"],
         formAction: ["'self'"],
@@ -51,11 +82,14 @@ export function httpApp(natter: NatterServer, webRoot: string): Hono {
       },
       xFrameOptions: 'DENY',
       referrerPolicy: 'no-referrer',
+      strictTransportSecurity: hsts > 0 ? `max-age=${hsts}` : false,
     }),
   );
+  // gzip or deflate for text, JSON and JavaScript of 1 kB and more (the emoji data: 440 kB, 75 kB gzipped).
+  app.use('*', compress());
   app.get('/healthz', (c) => c.json({ status: 'ok', connections: natter.connections.size, users: natter.network.registeredCount }));
   if (existsSync(`${webRoot}/index.html`)) {
-    app.use('/*', serveStatic({ root: webRoot }));
+    app.use('/*', staticFiles(webRoot));
   } else {
     app.get('/', (c) =>
       c.html(
@@ -69,65 +103,99 @@ export function httpApp(natter: NatterServer, webRoot: string): Hono {
   return app;
 }
 
+async function bindServer(server: http.Server, address: ListenAddress): Promise<ListenAddress> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: address.host, port: address.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address();
+  return typeof bound === 'object' && bound !== null ? { host: bound.address, port: bound.port } : address;
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => {
+      resolve();
+    });
+    server.closeAllConnections();
+  });
+}
+
 export async function startHttp(natter: NatterServer, listen: readonly ListenAddress[], options: HttpOptions): Promise<HttpFace> {
-  const app = httpApp(natter, options.webRoot);
   const sockets = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxMessageBytes ?? 8191 + 512,
     handleProtocols: (protocols) => chooseSubprotocol(protocols),
   });
+  const upgradeHandler =
+    (secure: boolean) =>
+    (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+      if (!WEBSOCKET_PATHS.has(path)) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      sockets.handleUpgrade(request, socket, head, (ws) => {
+        natter.acceptWebSocket(ws, request.socket.remoteAddress, secure);
+      });
+    };
+  const requestHandler = (app: Hono): http.RequestListener => {
+    const listener = getRequestListener(app.fetch);
+    // The listener handles its own errors (a 500 answer); its promise only says when the response is done.
+    return (request, response) => {
+      void listener(request, response);
+    };
+  };
   const servers: http.Server[] = [];
+  const secureServers: https.Server[] = [];
   const addresses: ListenAddress[] = [];
-  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (!WEBSOCKET_PATHS.has(path)) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    sockets.handleUpgrade(request, socket, head, (ws) => {
-      natter.acceptWebSocket(ws, request.socket.remoteAddress, false);
-    });
+  const httpsAddresses: ListenAddress[] = [];
+  const logBound = (address: ListenAddress, what: string): void => {
+    options.logger.info({ address: `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}` }, what);
   };
   try {
+    const plainApp = httpApp(natter, options.webRoot);
     for (const address of listen) {
-      const listener = getRequestListener(app.fetch);
-      // The listener handles its own errors (a 500 answer); its promise only says when the response is done.
-      const server = http.createServer((request, response) => {
-        void listener(request, response);
-      });
-      server.on('upgrade', onUpgrade);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host: address.host, port: address.port }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      const server = http.createServer(requestHandler(plainApp));
+      server.on('upgrade', upgradeHandler(false));
       servers.push(server);
-      const bound = server.address();
-      const result = typeof bound === 'object' && bound !== null ? { host: bound.address, port: bound.port } : address;
-      addresses.push(result);
-      options.logger.info({ address: `${result.host.includes(':') ? `[${result.host}]` : result.host}:${result.port}` }, 'listening for HTTP and IRC over WebSocket');
+      const bound = await bindServer(server, address);
+      addresses.push(bound);
+      logBound(bound, 'listening for HTTP and IRC over WebSocket');
+    }
+    if (options.https !== undefined) {
+      const { identity, hstsSeconds } = options.https;
+      const secureApp = httpApp(natter, options.webRoot, { hstsSeconds });
+      for (const address of options.https.listen) {
+        // No client certificate is asked for: browsers would show a certificate picker (SASL EXTERNAL is for IRC over TLS).
+        const server = https.createServer({ cert: identity.cert, key: identity.key, minVersion: MIN_TLS_VERSION, handshakeTimeout: 10_000 }, requestHandler(secureApp));
+        server.on('upgrade', upgradeHandler(true));
+        server.on('tlsClientError', (error, socket) => {
+          options.logger.debug({ err: error.message, ip: socket.remoteAddress }, 'HTTPS handshake failed');
+        });
+        servers.push(server);
+        secureServers.push(server);
+        const bound = await bindServer(server, address);
+        httpsAddresses.push(bound);
+        logBound(bound, 'listening for HTTPS and IRC over secure WebSocket');
+      }
     }
   } catch (error) {
-    for (const server of servers) server.close();
+    await Promise.all(servers.filter((server) => server.listening).map(closeServer));
     throw error;
   }
   return {
     addresses,
+    httpsAddresses,
+    setTlsIdentity(identity) {
+      for (const server of secureServers) server.setSecureContext({ cert: identity.cert, key: identity.key, minVersion: MIN_TLS_VERSION });
+    },
     async close() {
       for (const client of sockets.clients) client.terminate();
-      await Promise.all(
-        servers.map(
-          (server) =>
-            new Promise<void>((resolve) => {
-              server.close(() => {
-                resolve();
-              });
-              server.closeAllConnections();
-            }),
-        ),
-      );
+      await Promise.all(servers.map(closeServer));
     },
   };
 }

@@ -1,7 +1,7 @@
 /** The client engine (src/client) driven in Node against a real server over WebSocket, with faults on demand. */
 import WebSocket from 'ws';
 import { ChatClient, webSocketTransport } from '../../src/client/index.js';
-import type { ChatClientOptions, ClientState, TransportFactory, WebSocketConstructor } from '../../src/client/index.js';
+import type { ChatClientOptions, ClientState, TransportFactory } from '../../src/client/index.js';
 
 /** A transport whose network can be made to swallow what the client sends, or to drop, as a failing link does. */
 export interface FaultyLink {
@@ -15,8 +15,8 @@ export interface FaultyLink {
 }
 
 export function faultyLink(url: string): FaultyLink {
-  // Node 20 has no global WebSocket; `ws` has the same shape (its event types are narrower than WebSocketLike's).
-  const inner = webSocketTransport(url, WebSocket as unknown as WebSocketConstructor);
+  // Node 20 has no global WebSocket; `ws` has the same shape.
+  const inner = webSocketTransport(url, WebSocket);
   let swallowing = false;
   let current: { close(): void } | undefined;
   let connections = 0;
