@@ -154,6 +154,8 @@ export class ChatClient {
   private readonly loadingOlder = new Set<string>();
   /** Label of a sent message's request -> its outbox id. */
   private readonly outboxLabels = new Map<string, string>();
+  /** Labels of notifications (typing) whose refusals are not worth showing: a typo'd nick is said once, by the message. */
+  private readonly silentLabels = new Set<string>();
 
   constructor(private readonly options: ChatClientOptions) {
     this.current = initialState(options.nick);
@@ -246,6 +248,7 @@ export class ChatClient {
       this.requests.delete(label);
     }
     this.batchLabels.clear();
+    this.silentLabels.clear();
     // Remember where each buffer was, unless an earlier drop's resume is still owed for it.
     for (const [key, buffer] of this.current.buffers) {
       if (key === SERVER_BUFFER || this.resumeMarks.has(key)) continue;
@@ -305,7 +308,12 @@ export class ChatClient {
       return;
     }
     const wasConnected = this.current.status === 'connected';
-    let next = applyMessage(this.current, message, this.now());
+    const batchRef = message.tags?.get('batch');
+    // A JOIN answering a labeled JOIN comes inside a labeled-response batch; one inside chathistory is history.
+    const liveJoin = command === 'JOIN' && this.isMe(message.source) && (batchRef === undefined || this.current.batches.get(batchRef)?.type === 'labeled-response');
+    const label = message.tags?.get('label');
+    const silent = label !== undefined && this.silentLabels.delete(label);
+    let next = silent ? this.current : applyMessage(this.current, message, this.now());
     const finished = this.trackRequests(message, command);
     // The echo that confirms a sent message replaces its "sending" copy in the same update, so neither flickers.
     const confirmed = finished === undefined ? undefined : this.outboxLabels.get(finished);
@@ -318,7 +326,7 @@ export class ChatClient {
     if (!wasConnected) this.registering(message, command);
     else if (command === 'CAP') this.capChanged(message);
     if (command === '001') this.welcomed();
-    if (command === 'JOIN' && message.tags?.get('batch') === undefined && this.isMe(message.source)) void this.joinedRoom(message.params[0] ?? '');
+    if (liveJoin) void this.joinedRoom(message.params[0] ?? '');
   }
 
   private isMe(source: string | undefined): boolean {
@@ -499,6 +507,8 @@ export class ChatClient {
 
   /** A room was joined (by this device or another of the account's): its history since the last seen message. */
   private async joinedRoom(room: string): Promise<void> {
+    // The room's modes (RPL_CHANNELMODEIS): who may set the topic (+t), whether it is moderated (+m), ...
+    this.send(serializeMessage({ command: 'MODE', params: [room] }));
     if (!this.hasCap('draft/chathistory')) {
       this.resendUnconfirmed(bufferKey(this.current, room));
       return;
@@ -566,9 +576,12 @@ export class ChatClient {
     this.loadingOlder.add(key);
     this.act({ type: 'loadingOlder', name: target, loading: true });
     try {
-      const oldest = buffer.messages.find((message) => !message.id.startsWith('local:'));
-      const reference = oldest === undefined ? '*' : `msgid=${oldest.id}`;
-      const replies = await this.request('CHATHISTORY', oldest === undefined ? ['LATEST', target, '*', String(this.pageSize)] : ['BEFORE', target, reference, String(this.pageSize)]);
+      // Paging goes by the oldest message history holds: a chat message with a msgid (events and notes are not kept
+      // unless event-playback is on), else the time of the oldest line shown.
+      const oldest = buffer.messages.find((message) => isChatKind(message.kind) && !message.id.startsWith('local:'));
+      const first = buffer.messages[0];
+      const reference = oldest !== undefined ? `msgid=${oldest.id}` : first !== undefined ? `timestamp=${new Date(first.time).toISOString()}` : undefined;
+      const replies = await this.request('CHATHISTORY', reference === undefined ? ['LATEST', target, '*', String(this.pageSize)] : ['BEFORE', target, reference, String(this.pageSize)]);
       const complete = countMessages(replies) < this.pageSize;
       if (complete) this.act({ type: 'historyComplete', name: target });
       return !complete;
@@ -630,6 +643,7 @@ export class ChatClient {
         text: line,
         action: options.action === true,
         state: 'queued',
+        time: this.now(),
         ...(options.replyTo === undefined ? {} : { replyTo: options.replyTo }),
       };
       this.act({ type: 'outboxAdd', message });
@@ -725,14 +739,18 @@ export class ChatClient {
     return this.request('REDACT', reason === undefined ? [target, msgid] : [target, msgid, reason]);
   }
 
-  /** Tells the server (and the account's other devices) that the buffer is read up to its newest message. */
-  markRead(target: string): void {
+  /**
+   * Tells the server (and the account's other devices) that the buffer is read up to `upTo` (ms), by default its
+   * newest message: a UI passes the newest message it has shown, so one that arrived meanwhile stays unread. Read
+   * markers are kept per account, so a guest sends none.
+   */
+  markRead(target: string, upTo?: number): void {
     const key = bufferKey(this.current, target);
     const buffer = this.current.buffers.get(key);
-    if (buffer === undefined || key === SERVER_BUFFER) return;
-    const newest = buffer.messages.at(-1);
-    if (newest !== undefined && this.connected && this.hasCap('draft/read-marker') && (buffer.readMarker === undefined || newest.time > buffer.readMarker)) {
-      this.send(serializeMessage({ command: 'MARKREAD', params: [buffer.name, `timestamp=${new Date(newest.time).toISOString()}`] }));
+    if (buffer === undefined || key === SERVER_BUFFER || this.current.account === undefined) return;
+    const time = upTo ?? buffer.messages.findLast((message) => !message.id.startsWith('local:'))?.time;
+    if (time !== undefined && this.connected && this.hasCap('draft/read-marker') && (buffer.readMarker === undefined || time > buffer.readMarker)) {
+      this.send(serializeMessage({ command: 'MARKREAD', params: [buffer.name, `timestamp=${new Date(time).toISOString()}`] }));
     }
   }
 
@@ -745,7 +763,14 @@ export class ChatClient {
     if (state !== 'active' && last === undefined) return;
     if (state === 'active') this.typingSentAt.set(key, this.now());
     else this.typingSentAt.delete(key);
-    this.send(serializeMessage({ tags: new Map([['+typing', state]]), command: 'TAGMSG', params: [target] }));
+    const tags = new Map<string, string>([['+typing', state]]);
+    if (this.hasCap('labeled-response')) {
+      const label = `t${++this.labelSeq}`;
+      this.silentLabels.add(label);
+      // A refusal (an unknown nick) is dropped; so is the ACK. The set stays small: every label gets one answer.
+      tags.set('label', label);
+    }
+    this.send(serializeMessage({ tags, command: 'TAGMSG', params: [target] }));
   }
 
   /** LIST, into state.directory. */
@@ -775,6 +800,10 @@ function countMessages(replies: readonly IrcMessage[]): number {
     if (command === 'PRIVMSG' || command === 'NOTICE' || command === 'TAGMSG' || command === 'JOIN' || command === 'PART' || command === 'QUIT' || command === 'KICK' || command === 'MODE' || command === 'TOPIC' || command === 'NICK') count++;
   }
   return count;
+}
+
+function isChatKind(kind: string): boolean {
+  return kind === 'privmsg' || kind === 'notice' || kind === 'action';
 }
 
 function lastServerMessage(buffer: ChatBuffer): ResumeMark | undefined {

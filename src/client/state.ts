@@ -102,6 +102,8 @@ export interface Outgoing {
   readonly text: string;
   readonly action: boolean;
   readonly replyTo?: string;
+  /** When the user sent it (this device's clock), to show until the server's time replaces it. */
+  readonly time: number;
   /** queued: waits for a connection; sent: written to a connection that may have dropped since. */
   readonly state: 'queued' | 'sent';
 }
