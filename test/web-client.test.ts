@@ -220,6 +220,17 @@ describe('the web client, end to end in Chromium', { skip: unavailable ?? false 
     await menu.getByRole('button', { name: 'Give voice' }).click();
     await aliceMembers.getByRole('heading', { name: /^Voiced/ }).waitFor();
 
+    // Mute (the m: extban): the raw client stays in the room but may not speak until unmuted.
+    const carol = raw!;
+    await aliceMembers.getByRole('button', { name: 'rawcarol' }).click();
+    await aliceMembers.getByRole('list', { name: 'Actions for rawcarol' }).getByRole('button', { name: 'Mute', exact: true }).click();
+    await carol.expect((m) => m.command === 'MODE' && m.params[1] === '+b' && m.params[2] === 'm:rawcarol!*@*');
+    carol.send(`PRIVMSG ${ROOM} :am I muted?`);
+    await carol.expect((m) => m.command === '404');
+    await aliceMembers.getByRole('button', { name: 'rawcarol' }).click();
+    await aliceMembers.getByRole('list', { name: 'Actions for rawcarol' }).getByRole('button', { name: 'Unmute' }).click();
+    await carol.expect((m) => m.command === 'MODE' && m.params[1] === '-b');
+
     const bobMembers = b.getByRole('complementary', { name: `Members of ${ROOM}` });
     await bobMembers.getByRole('button', { name: 'alice' }).click();
     const bobsMenu = bobMembers.getByRole('list', { name: 'Actions for alice' });
