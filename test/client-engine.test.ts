@@ -174,6 +174,72 @@ describe('client engine', () => {
     assert.equal(client.state.buffers.get('#mods')!.messages.at(-1)?.text, 'Usage: /kick <nick> [reason]');
   });
 
+  it('whispers: /whisper, whisper() and the composer’s whisper mode reach one member, shown in the room on both sides', async () => {
+    const { client } = await signedUp('nora', ['#hush']);
+    const oscar = await TestClient.register(server.port, 'oscar', { caps: ['message-tags', 'echo-message'] });
+    raw.push(oscar);
+    await join(oscar, '#hush');
+    const pat = await rawUser('pat', '#hush');
+    await until(client, (s) => s.buffers.get('#hush')?.members.has('oscar') === true && s.buffers.get('#hush')?.members.has('pat') === true, 'both in the member list');
+
+    await runInput(client, '#hush', '/whisper oscar just for you');
+    const heard = await oscar.expect((m) => m.command === 'PRIVMSG' && m.params[1] === 'just for you');
+    assert.equal(heard.params[0], 'oscar');
+    assert.equal(heard.tags?.get('+channel-context'), '#hush');
+    assert.equal(heard.tags.get('+draft/channel-context'), '#hush');
+    let state = await until(client, (s) => textsOf(s, '#hush').includes('just for you') && s.outbox.length === 0, 'the echo, in the room');
+    const mine = state.buffers.get('#hush')!.messages.find((m) => m.text === 'just for you')!;
+    assert.equal(mine.self, true);
+    assert.deepEqual(mine.whisper, { with: 'oscar', room: '#hush' });
+    assert.equal(state.buffers.has('oscar'), false, 'no direct conversation opens for a whisper');
+
+    oscar.send('@+channel-context=#hush PRIVMSG nora :a secret back');
+    state = await until(client, (s) => textsOf(s, '#hush').includes('a secret back'), 'the whisper received, in the room');
+    const theirs = state.buffers.get('#hush')!.messages.find((m) => m.text === 'a secret back')!;
+    assert.deepEqual(theirs.whisper, { with: 'oscar', room: '#hush' });
+    assert.equal(theirs.highlight, true);
+
+    await runInput(client, '#hush', 'from the composer', { whisperTo: 'oscar' });
+    const composed = await oscar.expect((m) => m.command === 'PRIVMSG' && m.params[1] === 'from the composer');
+    assert.equal(composed.tags?.get('+channel-context'), '#hush');
+
+    const quinn = await TestClient.register(server.port, 'quinn');
+    raw.push(quinn);
+    client.whisper('#hush', 'quinn', 'you are not in the room');
+    await until(client, (s) => s.outbox.length === 0 && [...s.buffers.values()].some((b) => b.messages.some((m) => m.kind === 'error' && m.text.includes('quinn is not in #hush'))), 'the refusal shown');
+    await runInput(client, '#hush', '/whisper oscar');
+    assert.equal(client.state.buffers.get('#hush')!.messages.at(-1)?.text, 'Usage: /whisper <nick> <text>');
+
+    await settle(pat, quinn);
+    assert.deepEqual([...pat.drain(), ...quinn.drain()].filter((m) => m.command === 'PRIVMSG').map((m) => m.raw), [], 'nobody else heard a thing');
+  });
+
+  it('a whisper whose echo was lost is not sent twice; one typed while away is sent once the connection is back', async () => {
+    const { client, link } = await signedUp('rita', ['#later']);
+    const sam = await TestClient.register(server.port, 'sam', { caps: ['message-tags'] });
+    raw.push(sam);
+    await join(sam, '#later');
+    await until(client, (s) => s.buffers.get('#later')?.members.has('sam') === true, 'sam in the member list');
+
+    client.whisper('#later', 'sam', 'echo lost');
+    link.drop();
+    await sam.expect((m) => m.command === 'PRIVMSG' && m.params[1] === 'echo lost');
+    await until(client, (s) => s.status === 'connected' && s.outbox.length === 0, 'confirmed from the conversation’s history', 8000);
+    link.drop();
+    await until(client, (s) => s.status !== 'connected', 'disconnected');
+    client.whisper('#later', 'sam', 'typed while away');
+    const state = await until(client, (s) => s.status === 'connected' && s.outbox.length === 0 && textsOf(s, '#later').includes('typed while away'), 'sent after the reconnect', 8000);
+    const heard = await sam.expect((m) => m.command === 'PRIVMSG' && m.params[1] === 'typed while away');
+    assert.equal(heard.tags?.get('+channel-context'), '#later');
+    assert.deepEqual(
+      state.buffers.get('#later')!.messages.filter((m) => m.whisper !== undefined).map((m) => m.text),
+      ['echo lost', 'typed while away'],
+      'both shown once, in the room',
+    );
+    await settle(sam);
+    assert.deepEqual(sam.drain().filter((m) => m.command === 'PRIVMSG').map((m) => m.params[1]), [], 'each reached sam exactly once');
+  });
+
   it('sends a text with newlines as one multiline message, and reactions, replies and deletion round-trip', async () => {
     const { client } = await signedUp('jack', ['#features']);
     const kim = await TestClient.register(server.port, 'kim', { caps: ['message-tags', 'batch', 'draft/multiline', 'draft/message-redaction', 'server-time'] });

@@ -158,6 +158,43 @@ describe('reducer: single lines', () => {
     assert.equal(buffer(state, '#lobby').messages.at(-1)?.text, 'ops only');
   });
 
+  it('a whisper received (+channel-context) shows in its room, marked with its sender, as a mention; no conversation opens', () => {
+    const state = apply(base, '@msgid=w1;+channel-context=#lobby :eve!e@h PRIVMSG ada :psst');
+    const whisper = buffer(state, '#lobby').messages.at(-1);
+    assert.equal(whisper?.text, 'psst');
+    assert.deepEqual(whisper.whisper, { with: 'eve', room: '#lobby' });
+    assert.equal(whisper.highlight, true);
+    assert.equal(state.buffers.has('eve'), false);
+  });
+
+  it('an own whisper echoed (the older +draft/channel-context) shows in the room, marked with its recipient', () => {
+    const state = apply(base, '@msgid=w2;+draft/channel-context=#LOBBY :ada!a@h PRIVMSG eve :only you');
+    const whisper = buffer(state, '#lobby').messages.find((m) => m.id === 'w2');
+    assert.equal(whisper?.self, true);
+    assert.deepEqual(whisper.whisper, { with: 'eve', room: '#lobby' });
+    assert.equal(state.buffers.has('eve'), false);
+  });
+
+  it('a conversation’s history puts its whispers in their rooms and the rest in the conversation', () => {
+    const state = apply(
+      base,
+      'BATCH +h1 chathistory eve',
+      '@batch=h1;msgid=d1;time=2026-11-22T12:26:00.000Z :eve!e@h PRIVMSG ada :a direct one',
+      '@batch=h1;msgid=w3;time=2026-11-22T12:26:01.000Z;+channel-context=#lobby :eve!e@h PRIVMSG ada :a whisper',
+      '@batch=h1;msgid=d2;time=2026-11-22T12:26:02.000Z :ada!a@h PRIVMSG eve :another direct one',
+      'BATCH -h1',
+    );
+    assert.deepEqual(lines(state, 'eve'), ['privmsg eve: a direct one', 'privmsg ada: another direct one']);
+    assert.deepEqual(buffer(state, '#lobby').messages.find((m) => m.id === 'w3')?.whisper, { with: 'eve', room: '#lobby' });
+  });
+
+  it('a whisper in a room this client does not have stays in the conversation, still marked; a room message keeps no mark', () => {
+    const state = apply(base, '@msgid=w4;+channel-context=#gone :eve!e@h PRIVMSG ada :from before', '@msgid=r1;+channel-context=#lobby :eve!e@h PRIVMSG #lobby :public');
+    assert.deepEqual(buffer(state, 'eve').messages.at(-1)?.whisper, { with: 'eve', room: '#gone' });
+    assert.equal(state.buffers.has('#gone'), false);
+    assert.equal(buffer(state, '#lobby').messages.at(-1)?.whisper, undefined);
+  });
+
   it('text is kept exactly as sent, markup included: rendering it as text is the UI’s job', () => {
     const state = apply(base, '@msgid=h1 :eve!e@h PRIVMSG #lobby :<img src=x onerror=alert(1)> <b>bold</b>');
     assert.equal(buffer(state, '#lobby').messages.at(-1)?.text, '<img src=x onerror=alert(1)> <b>bold</b>');

@@ -210,13 +210,13 @@ describe('the web client, end to end in Chromium', { skip: unavailable ?? false 
     await members.getByRole('button', { name: 'rawcarol' }).waitFor();
   });
 
-  it('a moderator gets moderation actions in the member menu; others only Message and Whois', { timeout: 60_000 }, async () => {
+  it('a moderator gets moderation actions in the member menu; others only Message, Whisper and Whois', { timeout: 60_000 }, async () => {
     const a = alice!.page;
     const b = bob!.page;
     const aliceMembers = a.getByRole('complementary', { name: `Members of ${ROOM}` });
     await aliceMembers.getByRole('button', { name: 'bob' }).click();
     const menu = aliceMembers.getByRole('list', { name: 'Actions for bob' });
-    for (const name of ['Message', 'Whois', 'Make moderator', 'Give voice', 'Kick from room', 'Ban from room']) await menu.getByRole('button', { name }).waitFor();
+    for (const name of ['Message', 'Whisper', 'Whois', 'Make moderator', 'Give voice', 'Kick from room', 'Ban from room']) await menu.getByRole('button', { name }).waitFor();
     await menu.getByRole('button', { name: 'Give voice' }).click();
     await aliceMembers.getByRole('heading', { name: /^Voiced/ }).waitFor();
 
@@ -235,7 +235,7 @@ describe('the web client, end to end in Chromium', { skip: unavailable ?? false 
     await bobMembers.getByRole('button', { name: 'alice' }).click();
     const bobsMenu = bobMembers.getByRole('list', { name: 'Actions for alice' });
     await bobsMenu.getByRole('button', { name: 'Whois' }).waitFor();
-    assert.deepEqual(await bobsMenu.getByRole('button').allInnerTexts(), ['Message', 'Whois']);
+    assert.deepEqual(await bobsMenu.getByRole('button').allInnerTexts(), ['Message', 'Whisper', 'Whois']);
     await b.keyboard.press('Escape');
     await bobsMenu.waitFor({ state: 'detached' });
 

@@ -8,12 +8,13 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
-import { axeViolations, browserAvailable, describeViolations, launchBrowser, screenshot, watchPage } from './helpers/browser.js';
+import { axeViolations, browserAvailable, describeViolations, screenshot } from './helpers/browser.js';
 import type { LaunchedBrowser, PageProblems } from './helpers/browser.js';
 import { TestClient } from './helpers/client.js';
 import type { Received } from './helpers/client.js';
 import { startTestServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
+import { composerOf, createAccount, joinRoom, openPage } from './helpers/web.js';
 import { firstLine, initials, linkify, nickColor, typingSentence } from '../web/src/text.js';
 
 const ROOM = '#lobby';
@@ -102,23 +103,11 @@ describe('the web client: messages, composer, reactions (in Chromium)', { skip: 
     await bob.expect((m) => m.command === 'PRIVMSG' && m.params[1] === `history ${String(HISTORY)}`, 10_000);
     await bob.roundtrip();
 
-    browser = await launchBrowser();
-    page = await browser.newPage();
-    // A step that cannot happen fails with its own message, well before the test's timeout.
-    page.setDefaultTimeout(10_000);
-    problems = await watchPage(page);
-    await page.goto(`${origin}/`, { waitUntil: 'networkidle' });
+    ({ browser, page, problems } = await openPage(origin));
     // An account (draft/account-registration), so read markers work as for a real user.
-    await page.getByRole('radio', { name: 'Create account' }).check();
-    await page.getByLabel('Account name').fill('alice');
-    await page.getByLabel('Password', { exact: true }).fill('kettle-orbit-57-lantern');
-    await page.getByRole('button', { name: 'Create account' }).last().click();
-    await page.getByRole('button', { name: 'Join or create a room' }).first().click();
-    await page.getByLabel('Room name').fill(ROOM.slice(1));
-    await page.getByRole('button', { name: 'Join room' }).click();
-    log = page.getByRole('log', { name: `Messages in ${ROOM}` });
-    composer = page.getByRole('textbox', { name: `Message ${ROOM}` });
-    await log.waitFor({ timeout: 10_000 });
+    await createAccount(page, 'alice', 'kettle-orbit-57-lantern');
+    log = await joinRoom(page, ROOM);
+    composer = composerOf(page, ROOM);
     await bob.expect((m) => m.command === 'JOIN' && m.source?.startsWith('alice!') === true);
   });
 

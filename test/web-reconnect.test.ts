@@ -8,15 +8,15 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { browserAvailable, launchBrowser, watchPage } from './helpers/browser.js';
+import { browserAvailable } from './helpers/browser.js';
 import type { LaunchedBrowser, PageProblems } from './helpers/browser.js';
 import { TestClient } from './helpers/client.js';
 import { join, settle } from './helpers/clients.js';
 import { startTestServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
+import { composerOf, createAccount, joinRoom, openPage } from './helpers/web.js';
 
 const WEB_DIST = new URL('../web/dist/index.html', import.meta.url);
-const STEP_MS = 10_000;
 const skip = browserAvailable() ?? (existsSync(WEB_DIST) ? undefined : 'web/dist is not built (npm run build)');
 
 describe('web client: a network drop', { skip }, () => {
@@ -28,12 +28,7 @@ describe('web client: a network drop', { skip }, () => {
 
   before(async () => {
     server = await startTestServer({ http: { listen: ['127.0.0.1:0'] }, accounts: { maxFailedLogins: 1000 } });
-    browser = await launchBrowser();
-    page = await browser.newPage();
-    page.setDefaultTimeout(STEP_MS);
-    problems = await watchPage(page);
-    await page.setViewportSize({ width: 1280, height: 800 });
-    await page.goto(`http://127.0.0.1:${server.httpAddresses[0]!.port}/`, { waitUntil: 'load' });
+    ({ browser, page, problems } = await openPage(`http://127.0.0.1:${server.httpAddresses[0]!.port}`));
   });
   after(async () => {
     bob.close();
@@ -47,16 +42,8 @@ describe('web client: a network drop', { skip }, () => {
   }
 
   it('loses and doubles nothing', async () => {
-    await page.getByRole('radio', { name: 'Create account' }).check();
-    await page.getByLabel('Account name').fill('alice');
-    await page.getByLabel('Password').fill('correct horse 42');
-    await page.getByRole('button', { name: 'Create account' }).click();
-    const navigation = page.getByRole('navigation', { name: 'Rooms and conversations' });
-    await navigation.getByRole('button', { name: 'Join or create a room' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Join or create a room' });
-    await dialog.getByLabel('Room name').fill('#lobby');
-    await dialog.getByRole('button', { name: 'Join room' }).click();
-    await page.getByRole('heading', { level: 1, name: '#lobby' }).waitFor();
+    await createAccount(page, 'alice', 'correct horse 42');
+    await joinRoom(page, '#lobby');
 
     bob = await TestClient.register(server.port, 'bob');
     await join(bob, '#lobby');
@@ -71,7 +58,7 @@ describe('web client: a network drop', { skip }, () => {
 
     for (let index = 1; index <= 3; index++) bob.send(`PRIVMSG #lobby :missed ${index}`);
     await settle(bob);
-    const box = page.getByRole('textbox', { name: /^Message / });
+    const box = composerOf(page, '#lobby');
     await box.fill('typed while away');
     await box.press('Enter');
 

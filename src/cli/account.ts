@@ -4,6 +4,7 @@
  * busy timeout, so this works while the server runs, and the server sees the change at the next login.
  * Passwords are read from standard input, never from the command line (where `ps` and shell history see them).
  */
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { authenticator } from '../auth/authenticator.js';
@@ -14,7 +15,8 @@ import type { Config } from '../config/schema.js';
 import { AccountError, changePassword, checkPassword, createAccount } from '../core/accounts.js';
 import { Network } from '../core/network.js';
 import type { Store } from '../core/store.js';
-import { openStore } from './compose.js';
+import { UploadLibrary } from '../http/upload-library.js';
+import { dataDirOf, openStore } from './compose.js';
 
 /** Where the accounts are: the same flags, with the same defaults, as `natter serve`. */
 export interface StoreFlags {
@@ -47,12 +49,12 @@ async function loadFor(flags: StoreFlags): Promise<Config> {
  * Opens the store and a Network that only lends its casemapping (`fold`), settings (name length, minimum password
  * length) and clock to core's account functions, the same rules the server applies to REGISTER.
  */
-async function withAccounts<T>(flags: StoreFlags, run: (network: Network, store: Store) => Promise<T>): Promise<T> {
+async function withAccounts<T>(flags: StoreFlags, run: (network: Network, store: Store, config: Config) => Promise<T>): Promise<T> {
   const config = await loadFor(flags);
   const network = new Network(toServerSettings(config), { now: () => Date.now() }, new MemoryBus());
   const store = await openStore(config);
   try {
-    return await run(network, store);
+    return await run(network, store, config);
   } finally {
     await store.close();
   }
@@ -169,8 +171,16 @@ export async function setAccountPassword(name: string, flags: StoreFlags, io: Ac
 }
 
 export async function deleteAccount(name: string, flags: StoreFlags, io: AccountIo = processIo): Promise<void> {
-  await withAccounts(flags, async (network, store) => {
+  await withAccounts(flags, async (network, store, config) => {
     const account = await requireAccount(network, store, name);
+    // Its uploads' files first: the rows go with the account, and the files would be left unreachable (issue 7).
+    const record = await store.findAccount(network.fold(account));
+    if (record !== undefined) {
+      const uploads = new UploadLibrary(store, join(dataDirOf(config), 'uploads'), (error, what) => {
+        io.stderr.write(`${what}: ${error instanceof Error ? error.message : String(error)}\n`);
+      });
+      await uploads.deleteAccountUploads(record.id);
+    }
     if (!(await store.deleteAccount(network.fold(account)))) throw new AccountCommandError(`there is no account ${name}`);
     io.stdout.write(`account ${account} deleted, with the rooms it founded\n`);
   });

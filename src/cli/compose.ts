@@ -21,6 +21,7 @@ import { NatterServer } from '../net/server.js';
 import type { ListenAddress } from '../net/server.js';
 import { startHttp } from '../http/server.js';
 import type { HttpFace } from '../http/server.js';
+import { UploadLibrary } from '../http/upload-library.js';
 import { openPostgresStore } from '../store/postgres/open.js';
 import { openSqliteStore } from '../store/sqlite/open.js';
 
@@ -78,6 +79,19 @@ async function tlsMaterial(config: Config): Promise<TlsMaterial | undefined> {
   return loadOrCreateSelfSigned(dataDirOf(config), [config.serverName, 'localhost', '127.0.0.1']);
 }
 
+/**
+ * The web address of the HTTP face, for links clients follow (FILEHOST, uploads' Location): `http.publicUrl`, else
+ * the first HTTPS listener (soju.im/FILEHOST: clients on TLS refuse plain http), else the first HTTP one. A wildcard
+ * address (0.0.0.0, ::) names no host a client can reach, so the server's name stands in for it.
+ */
+export function publicBaseUrl(config: Config, https: readonly ListenAddress[], http: readonly ListenAddress[]): string | undefined {
+  if (config.http.publicUrl !== undefined) return config.http.publicUrl;
+  const [scheme, address] = https[0] !== undefined ? ['https', https[0]] : http[0] !== undefined ? ['http', http[0]] : [undefined, undefined];
+  if (scheme === undefined) return undefined;
+  const host = address.host === '0.0.0.0' || address.host === '::' ? config.serverName : address.host;
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+}
+
 function stsSettings(config: Config, tlsAddresses: readonly ListenAddress[]): StsSettings | undefined {
   const port = tlsAddresses[0]?.port;
   if (port === undefined || config.tls.sts.durationSeconds === 0) return undefined;
@@ -95,8 +109,15 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
     throw error;
   }
   // Known once the TLS listeners are bound (port 0 resolves then); settingsOf reads it on every reload.
-  const bound: { sts: StsSettings | undefined } = { sts: undefined };
-  const settingsOf = (next: Config): ServerSettings => ({ ...toServerSettings(next), sts: bound.sts });
+  const bound: { sts: StsSettings | undefined; http: readonly ListenAddress[]; https: readonly ListenAddress[] } = { sts: undefined, http: [], https: [] };
+  const fileHostOf = (next: Config): string | undefined => {
+    const base = next.uploads.enabled ? publicBaseUrl(next, bound.https, bound.http) : undefined;
+    return base === undefined ? undefined : `${base}/uploads`;
+  };
+  const settingsOf = (next: Config): ServerSettings => {
+    const fileHost = fileHostOf(next);
+    return { ...toServerSettings(next), sts: bound.sts, ...(fileHost === undefined ? {} : { fileHost }) };
+  };
   const reload = options.reload;
   let httpFace: HttpFace | undefined;
   const server: NatterServer = new NatterServer({
@@ -125,17 +146,26 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
       return settingsOf(next);
     },
   });
+  // Kept whether or not HTTP listens now: REDACT and account drops still delete uploads stored before.
+  const uploads = new UploadLibrary(store, join(dataDirOf(config), 'uploads'), (error, what) => {
+    logger.error({ err: error }, what);
+  });
+  server.uploads = uploads;
   const addresses: ListenAddress[] = [];
   const tlsAddresses: ListenAddress[] = [];
   try {
     // Registered rooms are in memory before the first client can JOIN them (docs/chanserv.md).
     logger.info({ rooms: await loadRegisteredRooms(server.network, store) }, 'registered rooms loaded');
     await server.applyRetention();
+    // View-once messages that expired while the server was down go before anyone can ask for them.
+    await server.sweepViewOnce();
     for (const listen of config.listen) addresses.push(await server.listen(parseHostPort(listen)));
     if (tls !== undefined) for (const listen of config.tls.listen) tlsAddresses.push(await server.listenTls(parseHostPort(listen), tls));
     const https = tls !== undefined && config.https.listen.length > 0 ? { listen: config.https.listen.map(parseHostPort), identity: tls, hstsSeconds: config.tls.sts.durationSeconds } : undefined;
     if (config.http.listen.length > 0 || https !== undefined) {
-      httpFace = await startHttp(server, config.http.listen.map(parseHostPort), { webRoot: WEB_ROOT, logger, ...(https === undefined ? {} : { https }) });
+      httpFace = await startHttp(server, config.http.listen.map(parseHostPort), { webRoot: WEB_ROOT, logger, uploads, ...(https === undefined ? {} : { https }) });
+      bound.http = httpFace.addresses;
+      bound.https = httpFace.httpsAddresses;
     }
   } catch (error) {
     await httpFace?.close();

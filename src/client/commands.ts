@@ -111,6 +111,17 @@ export const COMMANDS: Readonly<Record<string, SlashCommand>> = {
       return undefined;
     },
   },
+  whisper: {
+    usage: '/whisper <nick> <text>',
+    description: 'Whisper to a member of this room: only they see it, shown here in the room',
+    execute(context, args) {
+      const [nick, text] = firstAndRest(args);
+      need(nick, this.usage);
+      need(text.trim(), this.usage);
+      context.client.whisper(roomOf(context, this.usage), nick, text);
+      return undefined;
+    },
+  },
   query: {
     usage: '/query <nick>',
     description: 'Open a direct conversation with someone',
@@ -269,7 +280,13 @@ export function parseInput(input: string): ParsedInput {
  * Runs what the user typed in a buffer: a message to the buffer's room or person, or a slash command. Errors (a
  * wrong usage, the server's refusal) become notes in the buffer rather than exceptions.
  */
-export async function runInput(client: ChatClient, buffer: string, input: string, options: { readonly replyTo?: string; readonly now?: number } = {}): Promise<void> {
+export async function runInput(
+  client: ChatClient,
+  buffer: string,
+  input: string,
+  /** whisperTo: the composer is whispering to this member of the room, so a message goes to them alone. */
+  options: { readonly replyTo?: string; readonly whisperTo?: string; readonly now?: number } = {},
+): Promise<void> {
   const now = options.now ?? Date.now();
   const parsed = parseInput(input);
   if (parsed.kind === 'message') {
@@ -277,7 +294,9 @@ export async function runInput(client: ChatClient, buffer: string, input: string
       client.act({ type: 'note', name: buffer, text: 'This is the server window: join a room (/join #room) or open a conversation (/query nick) to talk', kind: 'error', time: now });
       return;
     }
-    client.say(buffer, parsed.text, options.replyTo === undefined ? {} : { replyTo: options.replyTo });
+    const reply = options.replyTo === undefined ? {} : { replyTo: options.replyTo };
+    if (options.whisperTo !== undefined && isRoomName(client.state, buffer)) client.whisper(buffer, options.whisperTo, parsed.text, reply);
+    else client.say(buffer, parsed.text, reply);
     return;
   }
   const command = COMMANDS[parsed.name];

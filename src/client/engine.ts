@@ -540,14 +540,16 @@ export class ChatClient {
 
   /** After a (re)connect: direct conversations we had, and any new ones (CHATHISTORY TARGETS). */
   private async resumeConversations(): Promise<void> {
-    const conversations = [...this.current.buffers.values()].filter((buffer) => buffer.kind === 'dm');
+    const conversations = [...this.current.buffers.values()].filter((buffer) => buffer.kind === 'dm').map((buffer) => buffer.name);
+    // Unconfirmed whispers are settled with their conversation's history, which may have no buffer of its own.
+    for (const message of this.current.outbox) if (message.context !== undefined) conversations.push(message.target);
     if (!this.hasCap('draft/chathistory')) {
-      for (const buffer of conversations) this.resendUnconfirmed(bufferKey(this.current, buffer.name));
+      for (const name of new Set(conversations.map((name) => bufferKey(this.current, name)))) this.resendUnconfirmed(name);
       return;
     }
     const markTimes = [...this.resumeMarks.values()].map((mark) => mark.time);
     const since = markTimes.length === 0 ? 0 : Math.min(...markTimes);
-    const names = new Map(conversations.map((buffer) => [bufferKey(this.current, buffer.name), buffer.name]));
+    const names = new Map(conversations.map((name) => [bufferKey(this.current, name), name]));
     try {
       const replies = await this.request('CHATHISTORY', ['TARGETS', `timestamp=${new Date(since).toISOString()}`, `timestamp=${new Date(this.now() + 86_400_000).toISOString()}`, String(this.pageSize)]);
       for (const reply of replies) {
@@ -578,7 +580,8 @@ export class ChatClient {
     try {
       // Paging goes by the oldest message history holds: a chat message with a msgid (events and notes are not kept
       // unless event-playback is on), else the time of the oldest line shown.
-      const oldest = buffer.messages.find((message) => isChatKind(message.kind) && !message.id.startsWith('local:'));
+      // A whisper shown in a room is of a conversation's history, not of the room's: it is no reference there.
+      const oldest = buffer.messages.find((message) => isChatKind(message.kind) && !message.id.startsWith('local:') && !(buffer.kind === 'room' && message.whisper !== undefined));
       const first = buffer.messages[0];
       const reference = oldest !== undefined ? `msgid=${oldest.id}` : first !== undefined ? `timestamp=${new Date(first.time).toISOString()}` : undefined;
       const replies = await this.request('CHATHISTORY', reference === undefined ? ['LATEST', target, '*', String(this.pageSize)] : ['BEFORE', target, reference, String(this.pageSize)]);
@@ -630,7 +633,7 @@ export class ChatClient {
    * and after a reconnect it is sent unless history shows the server already had it. Several lines go as one
    * draft/multiline message when the server takes them, else as one message per line.
    */
-  say(target: string, text: string, options: { readonly replyTo?: string; readonly action?: boolean } = {}): void {
+  say(target: string, text: string, options: { readonly replyTo?: string; readonly action?: boolean; readonly context?: string } = {}): void {
     const body = text.replace(/\r\n?/g, '\n').replace(/\n+$/, '');
     if (body.trim() === '') return;
     // An action is one line; other text keeps its lines, as one multiline message when the server takes them.
@@ -645,6 +648,7 @@ export class ChatClient {
         state: 'queued',
         time: this.now(),
         ...(options.replyTo === undefined ? {} : { replyTo: options.replyTo }),
+        ...(options.context === undefined ? {} : { context: options.context }),
       };
       this.act({ type: 'outboxAdd', message });
       if (this.connected) this.transmit(message);
@@ -652,9 +656,32 @@ export class ChatClient {
     this.typingSentAt.delete(bufferKey(this.current, target));
   }
 
+  /**
+   * Whispers to `nick` in `room`: a private message with +channel-context (and the older +draft/channel-context, for
+   * clients that know only that), which the server delivers only if both are in the room. Shown in the room, to the
+   * two of them only. A server without message-tags could carry no room: then nothing is sent.
+   */
+  whisper(room: string, nick: string, text: string, options: { readonly replyTo?: string; readonly action?: boolean } = {}): void {
+    if (this.connected && !this.hasCap('message-tags')) {
+      this.act({ type: 'note', name: room, text: 'This server cannot carry whispers (no message-tags): nothing was sent', kind: 'error', time: this.now() });
+      return;
+    }
+    this.say(nick, text, { ...options, context: room });
+  }
+
   private transmit(message: Outgoing): void {
-    this.act({ type: 'outboxState', id: message.id, state: 'sent' });
     const tags = new Map<string, string>();
+    if (message.context !== undefined) {
+      if (!this.hasCap('message-tags')) {
+        // Sent without its room it would arrive as a plain direct message: the user meant it for the room's view.
+        this.act({ type: 'outboxRemove', id: message.id });
+        this.act({ type: 'note', name: message.context, text: 'This server cannot carry whispers (no message-tags): nothing was sent', kind: 'error', time: this.now() });
+        return;
+      }
+      tags.set('+channel-context', message.context);
+      tags.set('+draft/channel-context', message.context);
+    }
+    this.act({ type: 'outboxState', id: message.id, state: 'sent' });
     if (message.replyTo !== undefined && this.hasCap('message-tags')) tags.set('+draft/reply', message.replyTo);
     const maxBytes = Math.max(64, 512 - LINE_OVERHEAD_BYTES - utf8Length(message.target));
     const wrap = (text: string): string => (message.action ? `\u0001ACTION ${text}\u0001` : text);
@@ -693,7 +720,6 @@ export class ChatClient {
     const key = bufferKey(this.current, target);
     const mark = this.resumeMarks.get(key);
     this.resumeMarks.delete(key);
-    const buffer = this.current.buffers.get(key);
     const claimed = new Set<string>();
     for (const message of this.current.outbox) {
       if (bufferKey(this.current, message.target) !== key) continue;
@@ -701,8 +727,15 @@ export class ChatClient {
         this.transmit(message);
         continue;
       }
-      const delivered = buffer?.messages.find(
-        (candidate) => candidate.self && !claimed.has(candidate.id) && (mark === undefined || candidate.time >= mark.time) && candidate.text === message.text,
+      // A whisper's echo is in its room (the reducer puts it there), though it came with the conversation's history.
+      const shownIn = this.current.buffers.get(bufferKey(this.current, message.context ?? message.target));
+      const delivered = shownIn?.messages.find(
+        (candidate) =>
+          candidate.self &&
+          !claimed.has(candidate.id) &&
+          (mark === undefined || candidate.time >= mark.time) &&
+          candidate.text === message.text &&
+          (message.context === undefined) === (candidate.whisper === undefined),
       );
       if (delivered !== undefined) {
         claimed.add(delivered.id);
@@ -809,7 +842,8 @@ function isChatKind(kind: string): boolean {
 function lastServerMessage(buffer: ChatBuffer): ResumeMark | undefined {
   for (let index = buffer.messages.length - 1; index >= 0; index--) {
     const message = buffer.messages[index]!;
-    if (!message.id.startsWith('local:')) return { id: message.id, time: message.time };
+    // A whisper's msgid is not in the room's history (CHATHISTORY AFTER it would find nothing there).
+    if (!message.id.startsWith('local:') && !(buffer.kind === 'room' && message.whisper !== undefined)) return { id: message.id, time: message.time };
   }
   const last = buffer.messages.at(-1);
   return last === undefined ? undefined : { id: undefined, time: last.time };

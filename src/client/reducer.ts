@@ -151,16 +151,22 @@ function applyHistory(state: ClientState, batch: OpenBatch, now: number): Client
   let next = state;
   const collected: ChatMessage[] = [];
   let bufferName = target;
+  const flush = (): void => {
+    if (collected.length > 0) next = addMessages(next, bufferName, kindOfName(next, bufferName), collected.splice(0), true);
+  };
+  const collect = (built: { state: ClientState; bufferName: string; message: ChatMessage }): void => {
+    next = built.state;
+    // A conversation's history may hold whispers, which go to their rooms: each run of one buffer is added to it.
+    if (bufferKey(next, built.bufferName) !== bufferKey(next, bufferName)) flush();
+    bufferName = built.bufferName;
+    collected.push(built.message);
+  };
   for (const item of batch.items) {
     if ('batch' in item) {
       const inner = item.batch.type.toLowerCase();
       if (inner === 'draft/multiline' || inner === 'multiline') {
         const combined = multilineMessage(next, item.batch, now);
-        if (combined !== undefined) {
-          next = combined.state;
-          bufferName = combined.bufferName;
-          collected.push(combined.message);
-        }
+        if (combined !== undefined) collect(combined);
       }
       continue;
     }
@@ -168,24 +174,16 @@ function applyHistory(state: ClientState, batch: OpenBatch, now: number): Client
     const command = line.command.toUpperCase();
     if (command === 'PRIVMSG' || command === 'NOTICE') {
       const built = chatMessage(next, line, now);
-      if (built === undefined) continue;
-      next = built.state;
-      bufferName = built.bufferName;
-      collected.push(built.message);
+      if (built !== undefined) collect(built);
     } else if (command === 'TAGMSG' || command === 'REDACT') {
-      if (collected.length > 0) {
-        next = addMessages(next, bufferName, kindOfName(next, bufferName), collected.splice(0), true);
-      }
+      flush();
       next = applyLine(next, line, now, true);
     } else {
       const event = eventMessage(next, line, now, target);
-      if (event === undefined) continue;
-      next = event.state;
-      bufferName = event.bufferName;
-      collected.push(event.message);
+      if (event !== undefined) collect(event);
     }
   }
-  if (collected.length > 0) next = addMessages(next, bufferName, kindOfName(next, bufferName), collected, true);
+  flush();
   return next;
 }
 
@@ -360,9 +358,18 @@ function chatMessage(state: ClientState, message: IrcMessage, now: number): { st
     text = space === -1 ? '' : body.slice(space + 1);
   }
   let bufferName: string;
+  let whisper: ChatMessage['whisper'];
+  const context = channelContext(message);
   if (isRoomName(state, target)) bufferName = target;
   else if (isServerSource(message.source) || state.status !== 'connected' || target === '*') bufferName = SERVER_BUFFER;
-  else if (self) bufferName = target;
+  else if (context !== undefined && isRoomName(state, context)) {
+    // A whisper is shown in the room it was said in; a room this client does not have (history of one it left)
+    // would only be an empty shell, so then it stays in the conversation, still marked.
+    const other = self ? target : from;
+    const room = state.buffers.get(bufferKey(state, context));
+    whisper = { with: other, room: room?.name ?? context };
+    bufferName = room?.kind === 'room' ? room.name : other;
+  } else if (self) bufferName = target;
   else if (command === 'NOTICE' && !state.buffers.has(bufferKey(state, from))) bufferName = SERVER_BUFFER;
   else bufferName = from;
   const isDirect = kindOfName(state, bufferName) === 'dm';
@@ -376,12 +383,19 @@ function chatMessage(state: ClientState, message: IrcMessage, now: number): { st
     from: isServerSource(message.source) ? message.source ?? state.serverName ?? '' : from,
     text,
     self,
-    highlight: !self && (isDirect || mentions(state, text)),
+    // A whisper is addressed to this user alone, as a direct message is.
+    highlight: !self && (isDirect || whisper !== undefined || mentions(state, text)),
     ...(replyTo === undefined ? {} : { replyTo }),
+    ...(whisper === undefined ? {} : { whisper }),
     ...(account === undefined ? {} : { account }),
     ...(message.tags?.has('bot') === true ? { bot: true } : {}),
   };
   return { state: next.state, bufferName, message: chat };
+}
+
+/** The room a private message is said in (IRCv3 draft channel-context, or its older spelling): a whisper. */
+function channelContext(message: IrcMessage): string | undefined {
+  return message.tags?.get('+channel-context') ?? message.tags?.get('+draft/channel-context');
 }
 
 /** A room event (JOIN, PART, ...) as a line of the room, for history playback and for the live view. */
@@ -737,7 +751,10 @@ function applyTagmsg(state: ClientState, message: IrcMessage, now: number, histo
   const from = nickOf(message.source);
   const self = sameNick(state, from);
   const target = stripStatusPrefix(state, message.params[0] ?? '');
-  const bufferName = isRoomName(state, target) ? target : self ? target : from;
+  // A whisper's TAGMSG (typing in a whisper) belongs to its room, as the whisper does.
+  const context = channelContext(message);
+  const room = isRoomName(state, target) || context === undefined ? undefined : state.buffers.get(bufferKey(state, context));
+  const bufferName = isRoomName(state, target) ? target : room?.kind === 'room' ? room.name : self ? target : from;
   const key = bufferKey(state, bufferName);
   const typing = tags.get('+typing');
   if (typing !== undefined && !historical && !self) {

@@ -42,6 +42,11 @@ export interface ChatMessage {
   readonly highlight: boolean;
   /** The bot tag: sent by a bot. */
   readonly bot?: boolean;
+  /**
+   * A whisper (+channel-context on a private message): said privately to one member of `room`, and shown there.
+   * `with` is the other party: the recipient of one this user sent, the sender of one they received.
+   */
+  readonly whisper?: { readonly with: string; readonly room: string };
 }
 
 export interface Member {
@@ -102,6 +107,8 @@ export interface Outgoing {
   readonly text: string;
   readonly action: boolean;
   readonly replyTo?: string;
+  /** A whisper: `target` is a nick, and this is the room it is said in (shown there while sending). */
+  readonly context?: string;
   /** When the user sent it (this device's clock), to show until the server's time replaces it. */
   readonly time: number;
   /** queued: waits for a connection; sent: written to a connection that may have dropped since. */

@@ -3,7 +3,7 @@ const TOPICS: Record<string, readonly string[]> = {
   index: [
     'Natter help: commands you can use',
     'JOIN PART TOPIC NAMES LIST KICK INVITE MODE PRIVMSG NOTICE TAGMSG AWAY SETNAME',
-    'CHATHISTORY REDACT MARKREAD MONITOR BATCH',
+    'CHATHISTORY REDACT MARKREAD MONITOR BATCH VIEWONCE',
     'WHO WHOIS WHOWAS ISON USERHOST LUSERS MOTD VERSION TIME ADMIN INFO HELP PING QUIT',
     'Operators: OPER KILL WALLOPS REHASH CHGHOST',
     'Type HELP <command> for more about one of them.',
@@ -46,6 +46,11 @@ const TOPICS: Record<string, readonly string[]> = {
   monitor: ['MONITOR +|- <nick>[,<nick>...] | MONITOR C|L|S', 'Tells you when the nicks you watch come online or go (730/731).'],
   batch: ['BATCH +<ref> draft/multiline <target> ... BATCH -<ref>', 'Sends several lines as one message (draft/multiline).'],
   chghost: ['CHGHOST <nick> <user> <host>', "Operators: change a user's user and host names (chghost)."],
+  viewonce: [
+    'VIEWONCE OPEN <msgid> | VIEWONCE LIST',
+    'Opens a view-once message sent to you, once (natter.chat/view-once); LIST shows those still waiting.',
+    'Send one with the tag: @natter.chat/view-once PRIVMSG <target> :<text>.',
+  ],
 };
 
 export const HELP_TOPICS: ReadonlyMap<string, readonly string[]> = new Map(Object.entries(TOPICS));

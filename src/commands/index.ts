@@ -14,6 +14,7 @@ import type { CommandContext } from './context.js';
 import { reportError } from './dispatch-helpers.js';
 import { messageCommands } from './message.js';
 import { markreadCommands } from './markread.js';
+import { viewOnceCommands } from './view-once.js';
 import { modeCommands } from './mode.js';
 import { monitorCommands } from './monitor.js';
 import { operCommands } from './oper.js';
@@ -49,6 +50,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
     ...serviceCommands,
     ...redactCommands,
     ...markreadCommands,
+    ...viewOnceCommands,
   }),
 );
 

@@ -4,6 +4,7 @@ import type { MultilineLine } from '../core/events.js';
 import { sendMessage } from '../core/messaging.js';
 import type { MessageCommand } from '../core/messaging.js';
 import { setAway, setRealname } from '../core/users.js';
+import { isViewOnce, VIEW_ONCE_TAG } from '../core/view-once.js';
 import { Cap } from '../protocol/caps.js';
 import type { IrcMessage } from '../protocol/message.js';
 import * as N from '../protocol/numerics.js';
@@ -13,15 +14,21 @@ import { eachTarget } from './dispatch-helpers.js';
 import { isService, runService } from './services.js';
 import type { CommandTable } from './types.js';
 
-/** Client-only tags (+foo) are relayed only from clients that negotiated message-tags; all others are dropped. */
+/**
+ * Client-only tags (+foo) are relayed only from clients that negotiated message-tags; all others are dropped. The
+ * natter.chat/view-once tag is kept whatever the client negotiated (core/view-once.ts): dropped, it would let what
+ * was meant to be seen once go out, and into history, in the clear.
+ */
 export function clientTags(ctx: CommandContext, message: IrcMessage): Map<string, string> | undefined {
-  if (message.tags === undefined || !ctx.device.hasCap(Cap.messageTags)) return undefined;
+  const viewOnce = isViewOnce(message.tags);
+  if (message.tags === undefined || !ctx.device.hasCap(Cap.messageTags)) return viewOnce ? new Map([[VIEW_ONCE_TAG, '']]) : undefined;
   let relayed: Map<string, string> | undefined;
   for (const [key, value] of message.tags) {
     if (!isClientTag(key)) continue;
     relayed ??= new Map();
     relayed.set(key, value);
   }
+  if (viewOnce) (relayed ??= new Map()).set(VIEW_ONCE_TAG, '');
   return relayed;
 }
 
@@ -50,7 +57,15 @@ export function sendToTarget(
   tags: ReadonlyMap<string, string> | undefined,
   lines?: readonly MultilineLine[],
 ): Promise<void> | undefined {
-  const { recipient, done } = sendMessage(ctx.network, ctx.network.settings.history.enabled ? ctx.server.store : undefined, ctx.session, ctx.device.id, command, target, text, tags, lines);
+  let sent: ReturnType<typeof sendMessage>;
+  try {
+    sent = sendMessage(ctx.network, ctx.network.settings.history.enabled ? ctx.server.store : undefined, ctx.session, ctx.device.id, command, target, text, tags, lines, ctx.server.store);
+  } catch (error) {
+    // Modern IRC "NOTICE": no error goes back for a NOTICE, so a refused whisper NOTICE is dropped without a FAIL.
+    if (command === 'NOTICE' && error instanceof FailError && error.code === 'INVALID_CONTEXT') return undefined;
+    throw error;
+  }
+  const { recipient, done } = sent;
   if (recipient?.away !== undefined && command === 'PRIVMSG') ctx.numeric(N.RPL_AWAY, recipient.nick, recipient.away);
   return done?.catch((error: unknown) => {
     ctx.server.log('error', { err: error, command }, 'message not stored, so not delivered');

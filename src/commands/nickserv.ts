@@ -194,6 +194,8 @@ registerService('NickServ', {
         reply(ctx, 'Wrong password.');
         return;
       }
+      // Its uploads' files first: the rows would go with the account, leaving the files unreachable (issue 7).
+      await server.uploads?.deleteAccountUploads(account.id);
       await server.store.deleteAccount(account.nameFolded);
       // The store dropped the rooms it founded and its roles; the in-memory registrations follow.
       forgetAccountRooms(network, account.id);

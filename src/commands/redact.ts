@@ -19,7 +19,7 @@ export const redactCommands: CommandTable = {
       if (!isValidMiddleParam(msgid)) throw new FailError('REDACT', 'UNKNOWN_MSGID', [target, '*'], 'This message does not exist or is too old');
       // The spec asks clients to negotiate draft/message-redaction before sending REDACT; one that did not is still
       // served (the REDACT comes back to its own connection only), since nothing is gained by refusing it.
-      return redactMessage(ctx.network, ctx.server.store, ctx.session, ctx.device.id, target, msgid, reason);
+      return redactMessage(ctx.network, ctx.server.store, ctx.session, ctx.device.id, target, msgid, reason, ctx.server.uploads);
     },
   },
 };

@@ -41,6 +41,8 @@ export function isupportTokens(settings: ServerSettings): IsupportTokens {
     // MONITOR=0 would read as "no limit" to some clients: a server that allows no entries does not offer MONITOR.
     ...(limits.monitorEntries > 0 ? [['MONITOR', limits.monitorEntries] as const] : []),
     ['MSGREFTYPES', 'timestamp,msgid'],
+    // natter.chat/view-once: seconds a view-once message waits for its recipients, for clients to say so.
+    ['natter.chat/VIEWONCE', Math.round(settings.viewOnce.ttlHours * 3600)],
     ['NETWORK', settings.networkName],
     ['NICKLEN', limits.nickLength],
     ['PREFIX', `(${STATUS_LETTERS})~&@%+`],
@@ -51,6 +53,8 @@ export function isupportTokens(settings: ServerSettings): IsupportTokens {
     ['USERLEN', limits.userLength],
     ['UTF8ONLY', true],
     ['WHOX', true],
+    // soju.im/FILEHOST (issue 7): where clients POST images, only while HTTP(S) listens and uploads are enabled.
+    ...(settings.fileHost === undefined ? [] : ([['soju.im/FILEHOST', settings.fileHost]] as const)),
   ];
 }
 

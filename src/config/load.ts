@@ -88,7 +88,9 @@ export function toServerSettings(config: Config): ServerSettings {
     limits: config.limits,
     accounts: config.accounts,
     history: config.history,
+    viewOnce: config.viewOnce,
     sts: undefined,
+    uploads: config.uploads,
   };
 }
 

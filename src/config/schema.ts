@@ -77,6 +77,28 @@ export const historySchema = z.strictObject({
   maxPerQuery: positive.max(1000).default(100),
 });
 
+/** Image uploads over HTTP (soju.im/FILEHOST, docs/uploads.md). */
+export const uploadsSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  maxBytes: positive.max(1024 * 1024 * 1024).default(10 * 1024 * 1024),
+  /** Bytes one account may keep stored; 0 for no limit. */
+  quotaBytes: nonNegative.default(200 * 1024 * 1024),
+  /** Uploads per account per minute; 0 for no limit. */
+  perMinute: nonNegative.max(10000).default(10),
+});
+
+/** The web address clients reach the HTTP(S) listeners at, for links (FILEHOST, uploads): "https://chat.example.org". */
+const publicUrl = z
+  .string()
+  .regex(/^https?:\/\/[^\s/?#@]+(\/[^\s?#]*)?$/, 'expected an absolute http:// or https:// URL without query or fragment, e.g. https://chat.example.org')
+  .transform((url) => url.replace(/\/+$/, ''));
+
+/** natter.chat/view-once messages (docs/extensions/view-once.md). */
+export const viewOnceSchema = z.strictObject({
+  /** A view-once message is deleted this many hours after it was sent, opened by all its recipients or not (fractions allowed). */
+  ttlHours: z.number().positive().max(8760).default(168),
+});
+
 export const tlsSchema = z.strictObject({
   listen: z.array(hostPort).default([]),
   cert: z.string().min(1).optional(),
@@ -113,10 +135,12 @@ export const configSchema = z.strictObject({
     .optional(),
   accounts: accountsSchema.default(accountsSchema.parse({})),
   history: historySchema.default(historySchema.parse({})),
+  viewOnce: viewOnceSchema.default(viewOnceSchema.parse({})),
   /** The HTTP face: the web client, IRC over WebSocket and /healthz on each of these addresses. */
-  http: z.strictObject({ listen: z.array(hostPort).default([]) }).default({ listen: [] }),
+  http: z.strictObject({ listen: z.array(hostPort).default([]), publicUrl: publicUrl.optional() }).default({ listen: [] }),
   /** The same over HTTPS (and wss), with the TLS certificate of `tls` (tls.cert and tls.key, else self-signed). */
   https: z.strictObject({ listen: z.array(hostPort).default([]) }).default({ listen: [] }),
+  uploads: uploadsSchema.default(uploadsSchema.parse({})),
   tls: tlsSchema.default(tlsSchema.parse({})),
 });
 

@@ -189,4 +189,32 @@ export type NetworkEvent =
     }
   | { readonly type: 'roomRoleChanged'; readonly channel: string; readonly role: RoleChange; readonly time: number }
   /** The account was deleted (the store cascaded): rooms it founded are no longer registered, its roles are gone. */
-  | { readonly type: 'accountRoomsForgotten'; readonly accountId: number; readonly time: number };
+  | { readonly type: 'accountRoomsForgotten'; readonly accountId: number; readonly time: number }
+  /**
+   * natter.chat/view-once (core/view-once.ts): a room or private message sealed for its recipients, published once
+   * the store keeps its content for those who open it later.
+   */
+  | {
+      readonly type: 'viewOnceMessage';
+      readonly from: string;
+      readonly device: string | undefined;
+      readonly command: 'PRIVMSG' | 'NOTICE';
+      /** Casefolded room, and the target as the sender wrote it ("#Room", "@#Room"); undefined for a private message. */
+      readonly channel: string | undefined;
+      readonly target: string | undefined;
+      /** The recipient's session id of a private message. */
+      readonly to: string | undefined;
+      /** Client tags relayed with it (never the view-once tag itself). */
+      readonly tags: ReadonlyMap<string, string> | undefined;
+      readonly time: number;
+      readonly expiresAt: number;
+      readonly msgid: string;
+      /** Session ids that get it sealed (their recipient opens it with VIEWONCE OPEN). */
+      readonly sealedFor: readonly string[];
+      /** Session ids that get the content now, marked, as their one opening (no connection of theirs has the cap). */
+      readonly plainFor: readonly string[];
+      /** The content: only when plainFor is not empty. */
+      readonly text: string | undefined;
+    }
+  /** A recipient (core/view-once.ts recipientKey) opened a view-once message from `device`. */
+  | { readonly type: 'viewOnceOpened'; readonly recipient: string; readonly msgid: string; readonly expiresAt: number; readonly device: string | undefined; readonly time: number };

@@ -12,6 +12,9 @@ import type { Network } from './network.js';
 import { MULTILINE_MARKER, multilineMarker } from './multiline.js';
 import { maySpeak } from './permissions.js';
 import type { Session } from './session.js';
+import { whisperTags } from './whispers.js';
+import type { ViewOnceStore } from './view-once.js';
+import { isViewOnce, publishWhenKept, sealViewOnce } from './view-once.js';
 
 export type MessageCommand = 'PRIVMSG' | 'NOTICE' | 'TAGMSG';
 
@@ -42,6 +45,8 @@ export function sendMessage(
   tags: ReadonlyMap<string, string> | undefined,
   /** draft/multiline: the lines `text` joins; the message is then delivered, and kept, as one (core/multiline.ts). */
   lines?: readonly MultilineLine[],
+  /** Where natter.chat/view-once content waits for its recipients; without it a view-once message is refused. */
+  viewOnce?: ViewOnceStore,
 ): SentMessage {
   const time = network.clock.now();
   const msgid = network.msgids.next();
@@ -75,14 +80,20 @@ export function sendMessage(
   } else {
     recipient = network.findNick(target);
     if (recipient === undefined) throw new ChatError('noSuchNick', [target]);
-    event = { type: 'privateMessage', from: session.id, command, to: recipient.id, text, tags, time, msgid, device, ...(lines === undefined ? {} : { lines }) };
+    // A whisper (+channel-context): checked against the room, then an ordinary private message (core/whispers.ts).
+    const relayed = whisperTags(network, session, recipient, command, tags);
+    event = { type: 'privateMessage', from: session.id, command, to: recipient.id, text, tags: relayed, time, msgid, device, ...(lines === undefined ? {} : { lines }) };
     historyTarget = conversationKey(partyOf(network, session), partyOf(network, recipient));
   }
   if (command !== 'TAGMSG') session.lastSpokeAt = Math.floor(time / 1000);
-  const item = history === undefined || historyTarget === '' ? undefined : historyItem(session, event, historyTarget, recipient);
+  // natter.chat/view-once: sealed for its recipients, its content kept for them alone, never in history (core/view-once.ts).
+  const sealed = isViewOnce(tags) ? sealViewOnce(network, viewOnce, session, event, lines) : undefined;
+  if (sealed !== undefined) event = sealed.event;
+  const item = sealed !== undefined || history === undefined || historyTarget === '' ? undefined : historyItem(session, event, historyTarget, recipient);
   const publish = (): void => {
     network.publish(event);
   };
+  if (sealed?.stored !== undefined) return { recipient, done: publishWhenKept(session, sealed.stored, publish) };
   const tail = session.deliveryTail;
   if (item === undefined) {
     // Not kept: delivered at once, unless an earlier message of this user is still on its way.

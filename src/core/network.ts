@@ -16,6 +16,7 @@ import type { Bus, Clock } from './ports.js';
 import { Session, UserMode } from './session.js';
 import type { ServerSettings } from './settings.js';
 import type { HistoryCommand } from './history.js';
+import { deliverViewOnce, deliverViewOnceOpened } from './view-once.js';
 
 /** What the network tells history as it applies events (core/history-recorder.ts writes it to the store). */
 export interface RoomEventRecorder {
@@ -199,6 +200,13 @@ export class Network {
         return;
       case 'accountRoomsForgotten':
         this.applyAccountRoomsForgotten(event.accountId);
+        return;
+      // natter.chat/view-once: delivered by its own rules (sealed or marked, per recipient).
+      case 'viewOnceMessage':
+        deliverViewOnce(this, event);
+        return;
+      case 'viewOnceOpened':
+        deliverViewOnceOpened(this, event);
         return;
     }
   }

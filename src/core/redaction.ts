@@ -9,6 +9,8 @@
  * - a room's moderators (operator rank and above) for the room's messages;
  * - server operators, in any room and in their own private conversations.
  *
+ * Uploads (issue 7) whose URLs the message carried and that belong to its author's account are deleted with it.
+ *
  * Reactions and replies that point at a redacted msgid are left as they are: they are messages of their own authors,
  * and clients ignore a +draft/reply or +draft/react whose parent they do not have.
  */
@@ -21,6 +23,7 @@ import { partyOf } from './messaging.js';
 import type { Network } from './network.js';
 import { isValidChannelName } from './rooms.js';
 import type { Session } from './session.js';
+import type { UploadJanitor } from './uploads.js';
 
 /** What history items a REDACT may name (the spec: "which MUST be a PRIVMSG, NOTICE, or TAGMSG"). */
 const REDACTABLE = new Set(['PRIVMSG', 'NOTICE', 'TAGMSG']);
@@ -46,6 +49,7 @@ export async function redactMessage(
   target: string,
   msgid: string,
   reason: string | undefined,
+  uploads?: UploadJanitor,
 ): Promise<void> {
   const place = redactionPlace(network, session, target);
   const item = await history.findHistory(place.key, msgid);
@@ -58,6 +62,9 @@ export async function redactMessage(
   }
   // Another REDACT of the same message may have won the race.
   if (!(await history.deleteHistory(place.key, msgid))) throw unknownMsgid(target, msgid);
+  // The author's uploads it linked go with it, before anyone is told (issue 7). Never rejects (UploadJanitor).
+  const text = item.command === 'TAGMSG' ? undefined : item.params[1];
+  if (uploads !== undefined && text !== undefined && item.account !== undefined) await uploads.deleteLinkedUploads(text, network.fold(item.account));
   network.publish({
     type: 'messageRedacted',
     from: session.id,

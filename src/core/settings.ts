@@ -1,5 +1,6 @@
 /** Everything configurable that the domain reads. config/ builds it from files and flags; core only reads it. */
 import type { Casemapping } from '../protocol/casemapping.js';
+import type { UploadSettings } from './uploads.js';
 
 export interface OperatorCredential {
   readonly name: string;
@@ -82,6 +83,12 @@ export interface HistorySettings {
   readonly maxPerQuery: number;
 }
 
+/** natter.chat/view-once (docs/extensions/view-once.md). */
+export interface ViewOnceSettings {
+  /** Hours after which a view-once message is deleted, opened by all its recipients or not. */
+  readonly ttlHours: number;
+}
+
 /** IRCv3 Strict Transport Security, advertised only when a TLS listener exists and a duration is set. */
 export interface StsSettings {
   readonly port: number;
@@ -101,5 +108,12 @@ export interface ServerSettings {
   readonly limits: LimitSettings;
   readonly accounts: AccountSettings;
   readonly history: HistorySettings;
+  readonly viewOnce: ViewOnceSettings;
   readonly sts: StsSettings | undefined;
+  readonly uploads: UploadSettings;
+  /**
+   * The upload URL announced as ISUPPORT soju.im/FILEHOST: set once HTTP(S) listens and while uploads are enabled
+   * (cli/compose.ts), like `sts`.
+   */
+  readonly fileHost?: string;
 }

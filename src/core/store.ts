@@ -1,4 +1,5 @@
 import type { HistoryStore, ReadMarkerStore, RoomJoinStore } from './history.js';
+import type { ViewOnceStore } from './view-once.js';
 
 /**
  * The persistence ports: what must outlive the process (accounts, registered rooms and their roles,
@@ -115,7 +116,39 @@ export interface RoomStore {
   listEntries(nameFolded: string): Promise<RoomListEntry[]>;
 }
 
-export interface Store extends AccountStore, RoomStore, HistoryStore, ReadMarkerStore, RoomJoinStore {
+/** An uploaded image (issue 7): its files are `<id>.<ext of mime>` and `thumbnail` in the uploads folder. */
+export interface UploadRecord {
+  /** 128 random bits, base64url (core/uploads.ts isUploadId). */
+  readonly id: string;
+  readonly accountId: number;
+  /** The sniffed type: image/jpeg, image/png, image/gif or image/webp. */
+  readonly mime: string;
+  /** Bytes of the stored image (as re-encoded, without metadata). */
+  readonly size: number;
+  readonly width: number;
+  readonly height: number;
+  /** A safe name for Content-Disposition (core/uploads.ts safeFilename). */
+  readonly filename: string;
+  /** The thumbnail's file name, or null when none was made. */
+  readonly thumbnail: string | null;
+  readonly thumbnailSize: number;
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+}
+
+export interface UploadStore {
+  /** Throws StoreConflictError when the id is taken. */
+  addUpload(upload: UploadRecord): Promise<void>;
+  findUpload(id: string): Promise<UploadRecord | undefined>;
+  /** The account's uploads, oldest first. */
+  listUploads(accountId: number): Promise<UploadRecord[]>;
+  /** Bytes the account's uploads keep stored: images and thumbnails. */
+  uploadUsage(accountId: number): Promise<number>;
+  /** Deletes the row only if it belongs to the account; the files are the caller's. */
+  deleteUpload(id: string, accountId: number): Promise<boolean>;
+}
+
+export interface Store extends AccountStore, RoomStore, HistoryStore, ReadMarkerStore, RoomJoinStore, UploadStore, ViewOnceStore {
   /** "sqlite:/path/natter.db" or "postgres://host/db", for messages and `natter doctor`. */
   readonly description: string;
   /** Writes the history appends still pending first; appends made after close() was called are rejected. */

@@ -18,6 +18,8 @@ import { WebSocketServer } from 'ws';
 import type { ListenAddress, NatterServer, TlsIdentity } from '../net/server.js';
 import { chooseSubprotocol } from '../net/websocket.js';
 import { staticFiles } from './static.js';
+import type { UploadLibrary } from './upload-library.js';
+import { uploadRoutes } from './uploads.js';
 
 export interface HttpOptions {
   /** The folder of the built web client (index.html and its assets); a plain notice is served when it has none. */
@@ -27,6 +29,8 @@ export interface HttpOptions {
   readonly maxMessageBytes?: number;
   /** HTTPS listeners: the same app, and IRC over secure WebSocket (wss), with the server's TLS certificate. */
   readonly https?: HttpsOptions;
+  /** Uploads (soju.im/FILEHOST) under /uploads, stored in this library. */
+  readonly uploads?: UploadLibrary;
 }
 
 export interface HttpsOptions {
@@ -56,6 +60,8 @@ const MIN_TLS_VERSION = 'TLSv1.2';
 export interface AppOptions {
   /** Max-age of Strict-Transport-Security; 0 (plain HTTP, or no STS configured) sends none. */
   readonly hstsSeconds?: number;
+  /** The /uploads routes, made once for every listener so they share one upload rate limit. */
+  readonly uploads?: Hono;
 }
 
 export function httpApp(natter: NatterServer, webRoot: string, options: AppOptions = {}): Hono {
@@ -83,11 +89,14 @@ export function httpApp(natter: NatterServer, webRoot: string, options: AppOptio
       xFrameOptions: 'DENY',
       referrerPolicy: 'no-referrer',
       strictTransportSecurity: hsts > 0 ? `max-age=${hsts}` : false,
+      // A header a route set itself stays (uploads relax Cross-Origin-Resource-Policy for their images).
+      overwrite: false,
     }),
   );
   // gzip or deflate for text, JSON and JavaScript of 1 kB and more (the emoji data: 440 kB, 75 kB gzipped).
   app.use('*', compress());
   app.get('/healthz', (c) => c.json({ status: 'ok', connections: natter.connections.size, users: natter.network.registeredCount }));
+  if (options.uploads !== undefined) app.route('/uploads', options.uploads);
   if (existsSync(`${webRoot}/index.html`)) {
     app.use('/*', staticFiles(webRoot));
   } else {
@@ -157,7 +166,8 @@ export async function startHttp(natter: NatterServer, listen: readonly ListenAdd
     options.logger.info({ address: `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}` }, what);
   };
   try {
-    const plainApp = httpApp(natter, options.webRoot);
+    const uploads = options.uploads === undefined ? undefined : uploadRoutes(natter, options.uploads);
+    const plainApp = httpApp(natter, options.webRoot, { ...(uploads === undefined ? {} : { uploads }) });
     for (const address of listen) {
       const server = http.createServer(requestHandler(plainApp));
       server.on('upgrade', upgradeHandler(false));
@@ -168,7 +178,7 @@ export async function startHttp(natter: NatterServer, listen: readonly ListenAdd
     }
     if (options.https !== undefined) {
       const { identity, hstsSeconds } = options.https;
-      const secureApp = httpApp(natter, options.webRoot, { hstsSeconds });
+      const secureApp = httpApp(natter, options.webRoot, { hstsSeconds, ...(uploads === undefined ? {} : { uploads }) });
       for (const address of options.https.listen) {
         // No client certificate is asked for: browsers would show a certificate picker (SASL EXTERNAL is for IRC over TLS).
         const server = https.createServer({ cert: identity.cert, key: identity.key, minVersion: MIN_TLS_VERSION, handshakeTimeout: 10_000 }, requestHandler(secureApp));

@@ -17,6 +17,7 @@ import type { Authenticator } from '../core/auth.js';
 import { LoginThrottle } from '../core/auth.js';
 import type { Bus, Clock } from '../core/ports.js';
 import type { Store } from '../core/store.js';
+import type { UploadJanitor } from '../core/uploads.js';
 import type { CapValues } from '../protocol/caps.js';
 import { Cap, CAPABILITIES, findCapability, isOffered } from '../protocol/caps.js';
 import { Device, Session } from '../core/session.js';
@@ -25,6 +26,7 @@ import { renameIntruders } from '../core/accounts.js';
 import { quit } from '../core/users.js';
 import { detachDevice } from '../core/devices.js';
 import { HistoryRecorder } from '../core/history-recorder.js';
+import { forgetExpiredOpenings, ViewOnceStoreError } from '../core/view-once.js';
 import type { IrcMessage } from '../protocol/message.js';
 import { Connection } from './connection.js';
 import type { Transport } from './connection.js';
@@ -61,6 +63,8 @@ const CLOSE_GRACE_MS = 5000;
 const CRLF = Buffer.from('\r\n');
 /** How often history retention runs (and once at start). */
 const RETENTION_INTERVAL_MS = 3_600_000;
+/** How often expired view-once messages are deleted (and once at start): their content outlives viewOnce.ttlHours by little. */
+const VIEW_ONCE_SWEEP_INTERVAL_MS = 600_000;
 
 export interface TlsIdentity {
   readonly cert: string;
@@ -75,6 +79,8 @@ export class NatterServer implements ConnectionHost, ServerServices {
   readonly auth: Authenticator;
   readonly store: Store;
   readonly loginThrottle: LoginThrottle;
+  /** Set by the composition root: the upload store's janitor, so REDACT and account drops delete uploads too. */
+  uploads: UploadJanitor | undefined = undefined;
   private readonly tlsListeners: tls.Server[] = [];
   readonly version: string;
   readonly configSource: string;
@@ -87,6 +93,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
   private floodTimer: NodeJS.Timeout | undefined;
   private readonly wheel: NodeJS.Timeout;
   private readonly retention: NodeJS.Timeout;
+  private readonly viewOnceSweep: NodeJS.Timeout;
   private nextSessionId = 0;
   private readonly reloadSettings: () => Promise<ServerSettings>;
   private stopping = false;
@@ -113,6 +120,29 @@ export class NatterServer implements ConnectionHost, ServerServices {
       void this.applyRetention();
     }, RETENTION_INTERVAL_MS);
     this.retention.unref();
+    this.viewOnceSweep = setInterval(() => {
+      void this.sweepViewOnce();
+    }, VIEW_ONCE_SWEEP_INTERVAL_MS);
+    this.viewOnceSweep.unref();
+  }
+
+  /**
+   * Deletes the view-once messages expired at `now` and the uploads they link to (docs/extensions/view-once.md);
+   * returns how many went. Never logs their content.
+   */
+  async sweepViewOnce(now = this.clock.now()): Promise<number> {
+    try {
+      const gone = await this.store.sweepViewOnce(now);
+      forgetExpiredOpenings(this.network, now);
+      for (const message of gone) {
+        if (message.account !== undefined) void this.uploads?.deleteLinkedUploads(message.text, this.network.fold(message.account));
+      }
+      if (gone.length > 0) this.logger.info({ removed: gone.length }, 'expired view-once messages deleted');
+      return gone.length;
+    } catch (error) {
+      this.logger.error({ err: new ViewOnceStoreError(error) }, 'view-once sweep failed');
+      return 0;
+    }
   }
 
   /** Drops history past the configured age and count (history.maxAgeDays, history.maxPerTarget). */
@@ -425,6 +455,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
     this.stopping = true;
     clearInterval(this.wheel);
     clearInterval(this.retention);
+    clearInterval(this.viewOnceSweep);
     if (this.floodTimer !== undefined) clearInterval(this.floodTimer);
     const closed = this.listeners.map(
       (listener) =>

@@ -29,6 +29,8 @@ export const Cap = {
   readMarker: 1 << 23,
   messageRedaction: 1 << 24,
   multiline: 1 << 25,
+  /** natter.chat/view-once (docs/extensions/view-once.md). */
+  viewOnce: 1 << 26,
 } as const;
 
 export type CapBit = (typeof Cap)[keyof typeof Cap];
@@ -74,6 +76,7 @@ export const CAPABILITIES: readonly CapabilityDef[] = [
   { name: 'draft/message-redaction', bit: Cap.messageRedaction },
   // Its value (max-bytes, max-lines) comes from the server's limits.
   { name: 'draft/multiline', bit: Cap.multiline, conditional: true },
+  { name: 'natter.chat/view-once', bit: Cap.viewOnce },
 ];
 
 const BY_NAME = new Map(CAPABILITIES.map((cap) => [cap.name, cap]));

@@ -15,11 +15,13 @@ import type {
   RoomRole,
   ScramCredentials,
   Store,
+  UploadRecord,
 } from '../core/store.js';
 import { StoreConflictError } from '../core/store.js';
+import type { NewViewOnce, OpenedViewOnce, SealedViewOnce, ViewOnceGone, ViewOnceRecord } from '../core/view-once.js';
 import { migrationProvider } from './migrations.js';
 import type { Dialect } from './migrations.js';
-import type { AccountsTable, Database, HistoryTable, RoomsTable } from './schema.js';
+import type { AccountsTable, Database, HistoryTable, RoomsTable, UploadsTable, ViewOnceTable } from './schema.js';
 
 /** Raised when a store cannot be opened or migrated: the start stops with this message. */
 export class StoreOpenError extends Error {
@@ -82,6 +84,21 @@ function toAccount(row: Selectable<AccountsTable>): AccountRecord {
     createdAt: row.created_at,
     isOper: row.is_oper !== 0,
     email: row.email,
+  };
+}
+
+function toUpload(row: Selectable<UploadsTable>): UploadRecord {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    mime: row.mime,
+    size: row.size,
+    width: row.width,
+    height: row.height,
+    filename: row.filename,
+    thumbnail: row.thumbnail,
+    thumbnailSize: row.thumbnail_size,
+    createdAt: row.created_at,
   };
 }
 
@@ -190,6 +207,28 @@ function toHistoryItem(row: HistoryRow): StoredHistoryItem {
     params: JSON.parse(row.params) as string[],
     tags: row.tags === null ? undefined : new Map(Object.entries(JSON.parse(row.tags) as Record<string, string>)),
   };
+}
+
+// ---- view-once rows ---------------------------------------------------------------------------------
+
+/** Recipient rows per INSERT: 2 parameters a row, far below either dialect's limit. */
+const VIEW_ONCE_RECIPIENT_CHUNK = 1000;
+
+function toSealedViewOnce(row: Omit<Selectable<ViewOnceTable>, 'text' | 'pending'>): SealedViewOnce {
+  return {
+    msgid: row.msgid,
+    time: row.time,
+    expiresAt: row.expires_at,
+    command: row.command === 'NOTICE' ? 'NOTICE' : 'PRIVMSG',
+    source: row.source,
+    account: row.account ?? undefined,
+    room: row.room ?? undefined,
+    tags: row.tags === null ? undefined : new Map(Object.entries(JSON.parse(row.tags) as Record<string, string>)),
+  };
+}
+
+function toViewOnce(row: Selectable<ViewOnceTable>): ViewOnceRecord {
+  return { ...toSealedViewOnce(row), text: row.text };
 }
 
 export class KyselyStore implements Store {
@@ -410,6 +449,54 @@ export class KyselyStore implements Store {
   async listEntries(nameFolded: string): Promise<RoomListEntry[]> {
     const rows = await this.db.selectFrom('room_lists').selectAll().where('room', '=', nameFolded).orderBy('set_at').orderBy('mask_folded').execute();
     return rows.map((r) => ({ mode: r.mode as RoomListEntry['mode'], mask: r.mask, maskFolded: r.mask_folded, setBy: r.set_by, setAt: r.set_at }));
+  }
+
+  // ---- uploads -----------------------------------------------------------------------------------
+
+  async addUpload(upload: UploadRecord): Promise<void> {
+    checkMilliseconds(upload.createdAt, 'an upload time');
+    await conflictsAs(`the upload id ${upload.id} is taken`, () =>
+      this.db
+        .insertInto('uploads')
+        .values({
+          id: upload.id,
+          account_id: upload.accountId,
+          mime: upload.mime,
+          size: upload.size,
+          width: upload.width,
+          height: upload.height,
+          filename: upload.filename,
+          thumbnail: upload.thumbnail,
+          thumbnail_size: upload.thumbnailSize,
+          created_at: upload.createdAt,
+        })
+        .execute(),
+    );
+  }
+
+  async findUpload(id: string): Promise<UploadRecord | undefined> {
+    const row = await this.db.selectFrom('uploads').selectAll().where('id', '=', id).executeTakeFirst();
+    return row === undefined ? undefined : toUpload(row);
+  }
+
+  async listUploads(accountId: number): Promise<UploadRecord[]> {
+    const rows = await this.db.selectFrom('uploads').selectAll().where('account_id', '=', accountId).orderBy('created_at').orderBy('id').execute();
+    return rows.map(toUpload);
+  }
+
+  async uploadUsage(accountId: number): Promise<number> {
+    // SUM of a BIGINT is NUMERIC on PostgreSQL, which pg returns as a string: Number() reads both dialects' answers.
+    const row = await this.db
+      .selectFrom('uploads')
+      .select(sql<number | string | null>`SUM(${sql.ref('size')} + ${sql.ref('thumbnail_size')})`.as('used'))
+      .where('account_id', '=', accountId)
+      .executeTakeFirst();
+    return Number(row?.used ?? 0);
+  }
+
+  async deleteUpload(id: string, accountId: number): Promise<boolean> {
+    const result = await this.db.deleteFrom('uploads').where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
   }
 
   // ---- history -----------------------------------------------------------------------------------
@@ -653,5 +740,91 @@ export class KyselyStore implements Store {
 
   async forgetRoomJoin(accountId: number, room: string): Promise<void> {
     await this.db.deleteFrom('room_joins').where('account_id', '=', accountId).where('room', '=', room).execute();
+  }
+
+  // ---- view-once messages (docs/extensions/view-once.md) -----------------------------------------
+
+  async createViewOnce(message: NewViewOnce): Promise<void> {
+    checkMilliseconds(message.time, 'a view-once time');
+    checkMilliseconds(message.expiresAt, 'a view-once expiry');
+    const recipients = [...new Set(message.recipients)];
+    if (recipients.length === 0) throw new RangeError('a view-once message needs at least one recipient');
+    // One transaction: a message is never kept without its recipients (it could never be opened, only swept).
+    await conflictsAs(`the msgid ${message.msgid} is already kept`, () =>
+      this.db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('view_once')
+          .values({
+            msgid: message.msgid,
+            time: message.time,
+            expires_at: message.expiresAt,
+            command: message.command,
+            source: message.source,
+            account: message.account ?? null,
+            room: message.room ?? null,
+            text: message.text,
+            tags: message.tags === undefined || message.tags.size === 0 ? null : JSON.stringify(Object.fromEntries(message.tags)),
+            pending: recipients.length,
+          })
+          .execute();
+        for (let start = 0; start < recipients.length; start += VIEW_ONCE_RECIPIENT_CHUNK) {
+          const chunk = recipients.slice(start, start + VIEW_ONCE_RECIPIENT_CHUNK);
+          await trx.insertInto('view_once_recipients').values(chunk.map((recipient) => ({ msgid: message.msgid, recipient }))).execute();
+        }
+      }),
+    );
+  }
+
+  async openViewOnce(msgid: string, recipient: string, now: number): Promise<OpenedViewOnce | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      // The message row is locked first (an update that changes nothing): two openings of one message, or an
+      // opening and the sweep, then take their locks in the same order and wait for each other. The recipient's
+      // DELETE that follows runs on a fresh snapshot (PostgreSQL READ COMMITTED), so of two devices racing for one
+      // recipient only the first finds its row.
+      const row = await trx
+        .updateTable('view_once')
+        .set((eb) => ({ pending: eb.ref('pending') }))
+        .where('msgid', '=', msgid)
+        .returningAll()
+        .executeTakeFirst();
+      if (row === undefined || row.expires_at <= now) return undefined;
+      const removed = await trx.deleteFrom('view_once_recipients').where('msgid', '=', msgid).where('recipient', '=', recipient).executeTakeFirst();
+      if (Number(removed.numDeletedRows) === 0) return undefined;
+      const last = row.pending <= 1;
+      if (last) await trx.deleteFrom('view_once').where('msgid', '=', msgid).execute();
+      else await trx.updateTable('view_once').set({ pending: row.pending - 1 }).where('msgid', '=', msgid).execute();
+      return { message: toViewOnce(row), last };
+    });
+  }
+
+  async pendingViewOnce(recipient: string, now: number, limit: number): Promise<SealedViewOnce[]> {
+    if (limit <= 0) return [];
+    const rows = await this.db
+      .selectFrom('view_once_recipients')
+      .innerJoin('view_once', 'view_once.msgid', 'view_once_recipients.msgid')
+      .select([
+        'view_once.msgid',
+        'view_once.time',
+        'view_once.expires_at',
+        'view_once.command',
+        'view_once.source',
+        'view_once.account',
+        'view_once.room',
+        'view_once.tags',
+      ])
+      .where('view_once_recipients.recipient', '=', recipient)
+      .where('view_once.expires_at', '>', now)
+      .orderBy('view_once.time')
+      .orderBy('view_once.msgid')
+      .limit(limit)
+      .execute();
+    return rows.map(toSealedViewOnce);
+  }
+
+  async sweepViewOnce(now: number): Promise<ViewOnceGone[]> {
+    checkMilliseconds(now, 'the sweep time');
+    // Recipient rows go with their message (ON DELETE CASCADE; foreign keys are on in sqlite/open.ts).
+    const rows = await this.db.deleteFrom('view_once').where('expires_at', '<=', now).returning(['msgid', 'account', 'text']).execute();
+    return rows.map((row) => ({ msgid: row.msgid, account: row.account ?? undefined, text: row.text }));
   }
 }

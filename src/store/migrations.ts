@@ -127,12 +127,77 @@ function migration0003(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * Uploaded images (issue 7, soju.im/FILEHOST): one row per upload, its files in the data folder. Rows go with their
+ * account (ON DELETE CASCADE) so none is left pointing at a dropped account; the server deletes the files first.
+ * Indexed by account for the quota (SUM) and for deleting an account's uploads.
+ */
+function migration0004(dialect: Dialect): Migration {
+  const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable('uploads')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', sql.raw(bigint), (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('mime', 'text', (c) => c.notNull())
+        .addColumn('size', sql.raw(bigint), (c) => c.notNull())
+        .addColumn('width', 'integer', (c) => c.notNull())
+        .addColumn('height', 'integer', (c) => c.notNull())
+        .addColumn('filename', 'text', (c) => c.notNull())
+        .addColumn('thumbnail', 'text')
+        .addColumn('thumbnail_size', sql.raw(bigint), (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', sql.raw(bigint), (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('uploads_account').on('uploads').columns(['account_id', 'created_at']).execute();
+    },
+  };
+}
+
+/**
+ * View-once messages (issue 7, docs/extensions/view-once.md): the content, kept once, and who may still open it.
+ * A recipient's row goes when it opens the message; the message goes with its last recipient (`pending` counts them,
+ * and updating it locks the message row, so concurrent openings of one message are serialized on PostgreSQL) or when
+ * it expires (indexed by expires_at for the sweep). Recipient rows go with their message (ON DELETE CASCADE), and are
+ * indexed by recipient for VIEWONCE LIST. Nothing here is history: CHATHISTORY never reads these tables.
+ */
+function migration0005(dialect: Dialect): Migration {
+  const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema
+        .createTable('view_once')
+        .addColumn('msgid', 'text', (c) => c.primaryKey())
+        .addColumn('time', sql.raw(bigint), (c) => c.notNull())
+        .addColumn('expires_at', sql.raw(bigint), (c) => c.notNull())
+        .addColumn('command', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('account', 'text')
+        .addColumn('room', 'text')
+        .addColumn('text', 'text', (c) => c.notNull())
+        .addColumn('tags', 'text')
+        .addColumn('pending', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('view_once_expires').on('view_once').column('expires_at').execute();
+      await db.schema
+        .createTable('view_once_recipients')
+        .addColumn('msgid', 'text', (c) => c.notNull().references('view_once.msgid').onDelete('cascade'))
+        .addColumn('recipient', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('view_once_recipients_pk', ['msgid', 'recipient'])
+        .execute();
+      await db.schema.createIndex('view_once_recipients_recipient').on('view_once_recipients').column('recipient').execute();
+    },
+  };
+}
+
 /** Every migration in order; the name's number is its place. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_accounts_and_rooms': migration0001(dialect),
     '0002_account_email': migration0002,
     '0003_history': migration0003(dialect),
+    '0004_uploads': migration0004(dialect),
+    '0005_view_once': migration0005(dialect),
   };
 }
 

@@ -81,6 +81,45 @@ export interface RoomJoinsTable {
   joined_at: number;
 }
 
+/** Since migration 0004: one row per uploaded image (issue 7); its files are in the data folder's uploads/. */
+export interface UploadsTable {
+  id: string;
+  account_id: number;
+  mime: string;
+  size: number;
+  width: number;
+  height: number;
+  filename: string;
+  thumbnail: string | null;
+  thumbnail_size: number;
+  created_at: number;
+}
+
+/** Since migration 0005: one row per view-once message still waiting for a recipient (docs/extensions/view-once.md). */
+export interface ViewOnceTable {
+  msgid: string;
+  time: number;
+  expires_at: number;
+  /** PRIVMSG or NOTICE. */
+  command: string;
+  source: string;
+  account: string | null;
+  /** The room as the sender wrote it; null for a private message. */
+  room: string | null;
+  /** The content. */
+  text: string;
+  /** JSON object of the client tags relayed with it; null when there are none. */
+  tags: string | null;
+  /** Recipients that have not opened it yet. */
+  pending: number;
+}
+
+/** Since migration 0005: who may still open a view-once message (a recipient key of core/view-once.ts). */
+export interface ViewOnceRecipientsTable {
+  msgid: string;
+  recipient: string;
+}
+
 export interface Database {
   accounts: AccountsTable;
   account_certfps: AccountCertfpsTable;
@@ -90,4 +129,7 @@ export interface Database {
   history: HistoryTable;
   read_markers: ReadMarkersTable;
   room_joins: RoomJoinsTable;
+  uploads: UploadsTable;
+  view_once: ViewOnceTable;
+  view_once_recipients: ViewOnceRecipientsTable;
 }

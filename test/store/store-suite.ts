@@ -8,6 +8,8 @@ import type { HistoryCommand, HistoryItem, HistoryQuery, StoredHistoryItem } fro
 import { conversationKey, MAX_SEQ, partyKey } from '../../src/core/history.js';
 import type { NewAccount, Store } from '../../src/core/store.js';
 import { StoreConflictError } from '../../src/core/store.js';
+import { runUploadStoreTests } from './uploads-suite.js';
+import { runViewOnceStoreTests } from './view-once-suite.js';
 
 export interface StoreHarness {
   store: Store;
@@ -68,6 +70,14 @@ export function runStoreSuite(name: string, make: () => Promise<StoreHarness | s
         await body();
       });
     };
+
+    // Uploads (issue 7) in a file of their own; their accounts have names no other test uses.
+    runUploadStoreTests(test, store);
+    // View-once messages (issue 7) in a file of their own too; they reopen the store once.
+    runViewOnceStoreTests(test, store, async () => {
+      if (harness === undefined) throw new Error('no store');
+      harness.store = await harness.reopen();
+    });
 
     test('an account is created with its credentials and found by its folded name', async () => {
       const created = await store().createAccount(account('Alice'));

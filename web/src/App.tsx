@@ -151,6 +151,8 @@ function Shell({ client, state, identity, onSignOut }: ShellProps) {
   const [membersWanted, setMembersWanted] = useState<boolean | undefined>(undefined);
   const [dialog, setDialog] = useState<SidebarDialog | undefined>(undefined);
   const [replyTo, setReplyTo] = useState<ChatMessage | undefined>(undefined);
+  /** Whisper mode of the composer: the member of the active room that messages go to. */
+  const [whisperTo, setWhisperTo] = useState<string | undefined>(undefined);
   const theme = useTheme();
   const notifications = useNotificationSetting();
   useMarkRead(client, state);
@@ -165,7 +167,13 @@ function Shell({ client, state, identity, onSignOut }: ShellProps) {
 
   useEffect(() => {
     setReplyTo(undefined);
+    setWhisperTo(undefined);
   }, [key]);
+  /** Replying to a whisper whispers back: a reply to the room would show the room what was whispered. */
+  const reply = (message: ChatMessage): void => {
+    setReplyTo(message);
+    if (message.whisper !== undefined && active?.kind === 'room') setWhisperTo(message.whisper.with);
+  };
   useEffect(() => {
     if (!phone) setNavOpen(false);
   }, [phone]);
@@ -296,7 +304,7 @@ function Shell({ client, state, identity, onSignOut }: ShellProps) {
           <Welcome state={state} identity={identity} onDialog={openDialog} />
         ) : (
           <div class="timeline">
-            <MessageList client={client} state={state} bufferKey={key} onReply={setReplyTo} />
+            <MessageList client={client} state={state} bufferKey={key} onReply={reply} />
           </div>
         )}
         {!showWelcome && (
@@ -308,6 +316,10 @@ function Shell({ client, state, identity, onSignOut }: ShellProps) {
             onCancelReply={() => {
               setReplyTo(undefined);
             }}
+            whisperTo={whisperTo}
+            onCancelWhisper={() => {
+              setWhisperTo(undefined);
+            }}
           />
         )}
       </main>
@@ -318,6 +330,10 @@ function Shell({ client, state, identity, onSignOut }: ShellProps) {
           bufferKey={key}
           overlay={membersOverlay}
           onOpenedConversation={() => {
+            if (membersOverlay) setMembersWanted(false);
+          }}
+          onWhisper={(nick) => {
+            setWhisperTo(nick);
             if (membersOverlay) setMembersWanted(false);
           }}
           onClose={hideMembers}

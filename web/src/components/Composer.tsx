@@ -2,6 +2,10 @@
  * The message box: Enter sends, Shift+Enter starts a new line (the engine sends several lines as one draft/multiline
  * message), "/" runs a slash command (src/client/commands.ts) with a list of the matching ones, Tab completes a
  * member's nick. Stays enabled while disconnected: the engine queues what is sent until it is back.
+ *
+ * Whisper mode (from the member list, or replying to a whisper): messages go to that member alone, shown in the room,
+ * until the "Whispering to" bar is closed; it stays on after sending, so a follow-up is never said to the whole room
+ * by surprise. No typing notifications go out meanwhile: the room would see that someone is typing.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { COMMANDS, foldOf, runInput } from '../../../src/client/index.js';
@@ -16,6 +20,9 @@ export interface ComposerProps {
   readonly bufferKey: string;
   readonly replyTo: ChatMessage | undefined;
   readonly onCancelReply: () => void;
+  /** Whisper mode: the member of this room that messages go to. */
+  readonly whisperTo: string | undefined;
+  readonly onCancelWhisper: () => void;
 }
 
 /** What was typed in each buffer and not sent, kept while the page lives. */
@@ -60,7 +67,7 @@ function supportsFieldSizing(): boolean {
   return typeof CSS !== 'undefined' && CSS.supports('field-sizing', 'content');
 }
 
-export function Composer({ client, state, bufferKey, replyTo, onCancelReply }: ComposerProps) {
+export function Composer({ client, state, bufferKey, replyTo, onCancelReply, whisperTo, onCancelWhisper }: ComposerProps) {
   const buffer = state.buffers.get(bufferKey);
   const name = buffer?.name ?? bufferKey;
   const [text, setText] = useState(() => drafts.get(bufferKey) ?? '');
@@ -76,8 +83,8 @@ export function Composer({ client, state, bufferKey, replyTo, onCancelReply }: C
     box.current?.focus();
   }, [bufferKey]);
   useEffect(() => {
-    if (replyTo !== undefined) box.current?.focus();
-  }, [replyTo]);
+    if (replyTo !== undefined || whisperTo !== undefined) box.current?.focus();
+  }, [replyTo, whisperTo]);
 
   // Grow with the text up to the CSS max-height; Chromium and others with field-sizing do it in CSS alone.
   useEffect(() => {
@@ -98,7 +105,7 @@ export function Composer({ client, state, bufferKey, replyTo, onCancelReply }: C
     setDismissed(false);
     completion.current = undefined;
     if (value.trim() === '') client.typing(name, 'done');
-    else if (!value.startsWith('/')) client.typing(name, 'active');
+    else if (!value.startsWith('/') && whisperTo === undefined) client.typing(name, 'active');
   };
 
   const send = () => {
@@ -106,7 +113,7 @@ export function Composer({ client, state, bufferKey, replyTo, onCancelReply }: C
     if (value.trim() === '') return;
     update('');
     client.typing(name, 'done');
-    void runInput(client, name, value, replyTo === undefined ? {} : { replyTo: replyTo.id });
+    void runInput(client, name, value, { ...(replyTo === undefined ? {} : { replyTo: replyTo.id }), ...(whisperTo === undefined ? {} : { whisperTo }) });
     if (replyTo !== undefined) onCancelReply();
     box.current?.focus();
   };
@@ -162,6 +169,7 @@ export function Composer({ client, state, bufferKey, replyTo, onCancelReply }: C
     if (event.key === 'Escape') {
       if (open) setDismissed(true);
       else if (replyTo !== undefined) onCancelReply();
+      else if (whisperTo !== undefined) onCancelWhisper();
       else return;
       event.preventDefault();
       return;
@@ -174,7 +182,8 @@ export function Composer({ client, state, bufferKey, replyTo, onCancelReply }: C
     if (event.key === 'Tab' && !event.shiftKey && !event.ctrlKey && !event.altKey && completeNick(element)) event.preventDefault();
   };
 
-  const placeholder = buffer?.kind === 'server' ? 'Type /join #room or /help' : `Message ${name}`;
+  const placeholder = buffer?.kind === 'server' ? 'Type /join #room or /help' : whisperTo !== undefined ? `Whisper to ${whisperTo}` : `Message ${name}`;
+  const whisperBarId = `whisper-${bufferKey.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   const offline = state.status !== 'connected';
 
   return (
@@ -201,6 +210,22 @@ export function Composer({ client, state, bufferKey, replyTo, onCancelReply }: C
           ))}
         </ul>
       )}
+      {whisperTo !== undefined && (
+        <div class="composer-reply composer-whisper" id={whisperBarId}>
+          <span class="reply-icon" aria-hidden="true">
+            🔒
+          </span>
+          <span class="composer-reply-text">
+            <span>
+              Whispering to <strong>{whisperTo}</strong>
+            </span>
+            <span class="composer-reply-quote">· only they will see it</span>
+          </span>
+          <button type="button" class="msg-tool" aria-label="Stop whispering" title="Stop whispering (Esc)" onClick={onCancelWhisper}>
+            ×
+          </button>
+        </div>
+      )}
       {replyTo !== undefined && (
         <div class="composer-reply">
           <span class="reply-icon" aria-hidden="true">
@@ -226,6 +251,7 @@ export function Composer({ client, state, bufferKey, replyTo, onCancelReply }: C
           ref={box}
           class="composer-input"
           aria-label={`Message ${name}`}
+          aria-describedby={whisperTo === undefined ? undefined : whisperBarId}
           placeholder={placeholder}
           rows={1}
           value={text}

@@ -1,6 +1,7 @@
 /**
  * A room's members, grouped by role (PREFIX from ISUPPORT: owners ~, admins &, moderators @, half-ops %, voiced +),
- * away members dimmed. A name opens a small menu: message them, whois, and the moderation the user's own role allows.
+ * away members dimmed. A name opens a small menu: message them, whisper to them in this room, whois, and the
+ * moderation the user's own role allows.
  * Also the Avatar the sidebar shares.
  */
 import { useEffect, useId, useMemo, useRef, useState } from 'preact/hooks';
@@ -71,12 +72,15 @@ interface Action {
   /** A message to the server (a refusal is shown by the reducer, as a note in the room), or a local action. */
   readonly requests?: ReadonlyArray<readonly [command: string, params: readonly string[]]>;
   readonly open?: string;
+  /** Puts the composer in whisper mode to this member (a whisper needs message-tags to carry its room). */
+  readonly whisper?: string;
 }
 
 function memberActions(state: ClientState, room: string, member: Member): Action[] {
   const self = foldOf(state)(member.nick) === foldOf(state)(state.nick);
   const actions: Action[] = [];
   if (!self) actions.push({ label: 'Message', open: member.nick });
+  if (!self && state.caps.has('message-tags')) actions.push({ label: 'Whisper', whisper: member.nick });
   actions.push({ label: 'Whois', requests: [['WHOIS', [member.nick]]] });
   if (self || !mayModerate(state, room, member)) return actions;
   const isOp = member.prefixes.includes('@');
@@ -114,9 +118,10 @@ interface MemberItemProps {
   readonly open: boolean;
   readonly onToggle: (open: boolean) => void;
   readonly onOpenedConversation: () => void;
+  readonly onWhisper: (nick: string) => void;
 }
 
-function MemberItem({ client, state, room, member, open, onToggle, onOpenedConversation }: MemberItemProps) {
+function MemberItem({ client, state, room, member, open, onToggle, onOpenedConversation, onWhisper }: MemberItemProps) {
   const button = useRef<HTMLButtonElement>(null);
   const menu = useRef<HTMLUListElement>(null);
   const self = foldOf(state)(member.nick) === foldOf(state)(state.nick);
@@ -170,6 +175,7 @@ function MemberItem({ client, state, room, member, open, onToggle, onOpenedConve
                   perform(client, action);
                   onToggle(false);
                   if (action.open !== undefined) onOpenedConversation();
+                  if (action.whisper !== undefined) onWhisper(action.whisper);
                 }}
               >
                 {action.label}
@@ -190,10 +196,12 @@ export interface MemberListProps {
   readonly overlay: boolean;
   /** After "Message": the conversation opened (the narrow layout hides the list then). */
   readonly onOpenedConversation: () => void;
+  /** "Whisper": the composer whispers to this member (the narrow layout hides the list then too). */
+  readonly onWhisper: (nick: string) => void;
   readonly onClose: () => void;
 }
 
-export function MemberList({ client, state, bufferKey, overlay, onOpenedConversation, onClose }: MemberListProps) {
+export function MemberList({ client, state, bufferKey, overlay, onOpenedConversation, onWhisper, onClose }: MemberListProps) {
   const [openNick, setOpenNick] = useState<string | undefined>(undefined);
   const list = useRef<HTMLElement>(null);
   const closeButton = useRef<HTMLButtonElement>(null);
@@ -248,6 +256,7 @@ export function MemberList({ client, state, bufferKey, overlay, onOpenedConversa
                   setOpenNick(open ? member.nick : undefined);
                 }}
                 onOpenedConversation={onOpenedConversation}
+                onWhisper={onWhisper}
               />
             ))}
           </ul>

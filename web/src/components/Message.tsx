@@ -26,6 +26,34 @@ export function isChatKind(message: ChatMessage): boolean {
   return CHAT_KINDS.has(message.kind);
 }
 
+/**
+ * Where a message's reactions and deletion go: a whisper belongs to the two parties' conversation (it is not in the
+ * room's history, and the room must not learn of it), anything else to the buffer it is shown in.
+ */
+export function conversationOf(message: ChatMessage, bufferName: string): string {
+  return message.whisper?.with ?? bufferName;
+}
+
+/** How a whisper is marked: to whom, or that it came to this user; in a conversation, the room it was said in. */
+export function whisperLabel(message: ChatMessage, bufferName: string, fold: Casefold): string | undefined {
+  const whisper = message.whisper;
+  if (whisper === undefined) return undefined;
+  if (fold(bufferName) !== fold(whisper.room)) return `whisper in ${whisper.room}`;
+  return message.self ? `whisper to ${whisper.with}` : 'whispered to you';
+}
+
+/** The lock and words that mark a whisper, in the header of a message (a sent one too, while it is sending). */
+export function WhisperMark({ label }: { readonly label: string }) {
+  return (
+    <span class="msg-whisper">
+      <span class="msg-whisper-icon" aria-hidden="true">
+        🔒
+      </span>
+      {label}
+    </span>
+  );
+}
+
 /** Text with its http(s) links clickable; newlines are kept by CSS (white-space: pre-wrap). */
 export function RichText({ text }: { readonly text: string }) {
   return (
@@ -169,8 +197,10 @@ function MessageView({ client, bufferName, message, continued, parent, fold, sel
     if (confirming) confirmButton.current?.focus();
   }, [confirming]);
 
+  const conversation = conversationOf(message, bufferName);
+  const whisper = whisperLabel(message, bufferName, fold);
   const toggle = (emoji: string, mine: boolean) => {
-    const done = mine ? client.unreact(bufferName, message.id, emoji) : client.react(bufferName, message.id, emoji);
+    const done = mine ? client.unreact(conversation, message.id, emoji) : client.react(conversation, message.id, emoji);
     // A refusal is shown as a note by the engine's reducer.
     done.catch(() => undefined);
   };
@@ -185,7 +215,7 @@ function MessageView({ client, bufferName, message, continued, parent, fold, sel
   };
   const redact = () => {
     setConfirming(false);
-    client.redact(bufferName, message.id).catch(() => undefined);
+    client.redact(conversation, message.id).catch(() => undefined);
   };
   const cancelDelete = () => {
     setConfirming(false);
@@ -197,6 +227,7 @@ function MessageView({ client, bufferName, message, continued, parent, fold, sel
   if (message.highlight) classes.push('is-highlight');
   if (own) classes.push('is-own');
   if (deleted) classes.push('is-deleted');
+  if (whisper !== undefined) classes.push('is-whisper');
   if (picking || confirming) classes.push('is-engaged');
   const color = nickColor(fold(message.from));
 
@@ -206,7 +237,7 @@ function MessageView({ client, bufferName, message, continued, parent, fold, sel
       class={classes.join(' ')}
       tabIndex={-1}
       data-msgid={message.id}
-      aria-label={continued ? undefined : `${message.from}, ${formatTime(message.time)}`}
+      aria-label={continued ? undefined : `${message.from}, ${whisper === undefined ? '' : `${whisper}, `}${formatTime(message.time)}`}
       onFocusIn={() => { setActive(true); }}
       onFocusOut={(event) => {
         const next = event.relatedTarget;
@@ -220,10 +251,11 @@ function MessageView({ client, bufferName, message, continued, parent, fold, sel
             <span class={`msg-from nick-fg-${color}`}>{message.from}</span>
             {message.bot === true && <span class="msg-badge">bot</span>}
             {message.kind === 'notice' && <span class="msg-badge">notice</span>}
+            {whisper !== undefined && <WhisperMark label={whisper} />}
             <Time time={message.time} />
           </header>
         )}
-        {continued && <span class="sr-only">{message.from}: </span>}
+        {continued && <span class="sr-only">{whisper === undefined ? `${message.from}: ` : `${message.from}, ${whisper}: `}</span>}
         {message.replyTo !== undefined && !deleted && <ReplyQuote parent={parent} parentId={message.replyTo} fold={fold} onJump={onJump} />}
         <div class="msg-body">
           {deleted ? (
@@ -302,14 +334,36 @@ function EventLineView({ message }: { readonly message: ChatMessage }) {
 export const EventLine = memo(EventLineView);
 
 /** A message the server has not confirmed yet (state.outbox), shown as the user's own with "sending…". */
-export function PendingMessage({ nick, text, action, time, fold, continued }: { readonly nick: string; readonly text: string; readonly action: boolean; readonly time: number; readonly fold: Casefold; readonly continued: boolean }) {
+export function PendingMessage({
+  nick,
+  text,
+  action,
+  time,
+  fold,
+  continued,
+  whisperTo,
+}: {
+  readonly nick: string;
+  readonly text: string;
+  readonly action: boolean;
+  readonly time: number;
+  readonly fold: Casefold;
+  readonly continued: boolean;
+  /** A whisper on its way: to whom. */
+  readonly whisperTo?: string | undefined;
+}) {
+  const whisper = whisperTo === undefined ? undefined : `whisper to ${whisperTo}`;
+  const classes = ['msg', 'is-own', 'is-pending'];
+  if (continued) classes.push('is-continued');
+  if (whisper !== undefined) classes.push('is-whisper');
   return (
-    <article class={continued ? 'msg is-own is-pending is-continued' : 'msg is-own is-pending'} aria-label={`${nick}, sending`}>
+    <article class={classes.join(' ')} aria-label={whisper === undefined ? `${nick}, sending` : `${nick}, ${whisper}, sending`}>
       <div class="msg-gutter">{continued ? null : <Avatar nick={nick} fold={fold} />}</div>
       <div class="msg-main">
         {!continued && (
           <header class="msg-header">
             <span class={`msg-from nick-fg-${nickColor(fold(nick))}`}>{nick}</span>
+            {whisper !== undefined && <WhisperMark label={whisper} />}
             <span class="msg-sending">sending…</span>
           </header>
         )}

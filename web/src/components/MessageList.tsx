@@ -85,8 +85,9 @@ function fetchOlder(client: ChatClient, buffer: ChatBuffer): Promise<boolean> {
   return client.loadOlder(buffer.name);
 }
 
+/** The user's unconfirmed messages shown in this buffer: a whisper in its room, not in the conversation it goes to. */
 function pendingFor(state: ClientState, key: string): Outgoing[] {
-  return state.outbox.filter((message) => keyOf(state, message.target) === key);
+  return state.outbox.filter((message) => keyOf(state, message.context ?? message.target) === key);
 }
 
 function BufferLog({ client, state, buffer, bufferKey, onReply }: BufferLogProps) {
@@ -297,7 +298,16 @@ function BufferLog({ client, state, buffer, bufferKey, onReply }: BufferLogProps
         {renderRows({ client, buffer, messages, start, openedMarker, byId, fold, selfFolded, onReply: reply, onJump })}
         {pending.map((message, index) => (
           <div key={message.id} data-row={message.id}>
-            <PendingMessage nick={state.nick} text={message.text} action={message.action} time={Date.now()} fold={fold} continued={index > 0 || lastIsOwn(messages, fold, selfFolded)} />
+            <PendingMessage
+              nick={state.nick}
+              text={message.text}
+              action={message.action}
+              time={Date.now()}
+              fold={fold}
+              // A whisper keeps its header, which says to whom it goes.
+              continued={message.context === undefined && (index > 0 ? pending[index - 1]?.context === undefined : lastIsOwn(messages, fold, selfFolded))}
+              whisperTo={message.context === undefined ? undefined : message.target}
+            />
           </div>
         ))}
         {messages.length === 0 && pending.length === 0 && complete && <p class="log-empty">No messages yet. Say hello!</p>}
@@ -314,7 +324,7 @@ function BufferLog({ client, state, buffer, bufferKey, onReply }: BufferLogProps
 
 function lastIsOwn(messages: readonly ChatMessage[], fold: Casefold, selfFolded: string): boolean {
   const last = messages.at(-1);
-  return last !== undefined && isChatKind(last) && fold(last.from) === selfFolded && Date.now() - last.time < GROUP_MS;
+  return last !== undefined && isChatKind(last) && last.whisper === undefined && fold(last.from) === selfFolded && Date.now() - last.time < GROUP_MS;
 }
 
 interface RowsInput {
@@ -366,6 +376,8 @@ function renderRows({ client, buffer, messages, start, openedMarker, byId, fold,
         message.kind !== 'notice' &&
         message.replyTo === undefined &&
         fold(previous.from) === fold(message.from) &&
+        // Whispers group only with whispers of the same two people, so none reads as said to the room.
+        fold(previous.whisper?.with ?? '') === fold(message.whisper?.with ?? '') &&
         message.time - previous.time < GROUP_MS;
       rows.push(
         <div key={message.id} data-row={message.id}>
