@@ -2,7 +2,9 @@
  * The built web client (web/dist) as static files. Vite names everything under assets/ after its content, so
  * those are cached for a year and never revalidated; everything else (index.html, the emoji data, the icon)
  * is revalidated on every use with a weak ETag, answered 304 when unchanged. emoji-picker-element also reads
- * the ETag of its data (a HEAD request) to know whether its IndexedDB copy is current.
+ * the ETag of its data (a HEAD request) to know whether its IndexedDB copy is current. Written here because
+ * @hono/node-server's serveStatic sets no ETag and answers no conditional request, and hono's etag middleware hashes
+ * the body, so a HEAD would get none.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
