@@ -195,6 +195,61 @@ describe('reducer: single lines', () => {
     assert.equal(buffer(state, '#lobby').messages.at(-1)?.whisper, undefined);
   });
 
+  const SEALED = '[view-once] sealed message: open it in a client that supports view-once messages';
+
+  it('a view-once message arrives sealed, without the placeholder text, and notes nothing', () => {
+    const state = apply(base, `@msgid=v1;natter.chat/view-once :eve!e@h PRIVMSG ada :${SEALED}`, `@msgid=v2;natter.chat/view-once :eve!e@h PRIVMSG #lobby :${SEALED} ada`);
+    const direct = buffer(state, 'eve').messages.at(-1);
+    assert.deepEqual(direct?.viewOnce, { state: 'sealed' });
+    assert.equal(direct.text, '', 'the placeholder is never the text');
+    assert.equal(direct.highlight, true, 'a direct message is still a mention');
+    const inRoom = buffer(state, '#lobby').messages.at(-1);
+    assert.deepEqual(inRoom?.viewOnce, { state: 'sealed' });
+    assert.equal(inRoom.highlight, false, 'the placeholder does not mention anyone');
+  });
+
+  it('the own echo of a view-once message is "sent", and stays so whatever comes for its msgid', () => {
+    const state = apply(base, `@msgid=v3;natter.chat/view-once :ada!a@h PRIVMSG eve :${SEALED}`, ':srv VIEWONCE OPENED v3', ':srv FAIL VIEWONCE NOT_FOUND v3 :No view-once message with this msgid is waiting for you');
+    const mine = buffer(state, 'eve').messages.at(-1);
+    assert.deepEqual(mine?.viewOnce, { state: 'sent' });
+    assert.equal(mine.text, '');
+  });
+
+  it('VIEWONCE OPENED (another device) and VIEWONCE CONTENT mark it opened; the content never enters the state', () => {
+    const sealed = apply(base, `@msgid=v4;natter.chat/view-once :eve!e@h PRIVMSG ada :${SEALED}`, `@msgid=v5;natter.chat/view-once :eve!e@h PRIVMSG ada :${SEALED}`);
+    const state = apply(sealed, ':srv VIEWONCE OPENED v4', ':srv VIEWONCE CONTENT v5 :the door code is 4711');
+    assert.deepEqual(buffer(state, 'eve').messages.map((m) => m.viewOnce?.state), ['opened', 'opened']);
+    assert.ok(!JSON.stringify([...state.buffers.values()].map((b) => b.messages)).includes('4711'), 'no content in any buffer');
+    assert.equal(buffer(state, '*').messages.length, buffer(sealed, '*').messages.length, 'no note either');
+  });
+
+  it('FAIL VIEWONCE ALREADY_OPENED marks it opened, NOT_FOUND gone (an opened one stays opened), without an error note', () => {
+    const sealed = apply(base, `@msgid=v6;natter.chat/view-once :eve!e@h PRIVMSG ada :${SEALED}`, `@msgid=v7;natter.chat/view-once :eve!e@h PRIVMSG ada :${SEALED}`);
+    const state = apply(sealed, ':srv FAIL VIEWONCE ALREADY_OPENED v6 :already', ':srv FAIL VIEWONCE NOT_FOUND v7 :not found', ':srv FAIL VIEWONCE NOT_FOUND v6 :forgotten');
+    assert.deepEqual(buffer(state, 'eve').messages.map((m) => m.viewOnce?.state), ['opened', 'gone']);
+    assert.equal(buffer(state, 'eve').messages.filter((m) => m.kind === 'error').length, 0);
+    assert.deepEqual(buffer(applyAction(sealed, { type: 'viewOnce', name: 'eve', msgid: 'v7', state: 'opened' }), 'eve').messages.map((m) => m.viewOnce?.state), ['sealed', 'opened']);
+  });
+
+  it('VIEWONCE LIST replays waiting sealed messages in a batch; one already shown is not doubled', () => {
+    const shown = apply(base, `@msgid=v8;natter.chat/view-once :eve!e@h PRIVMSG ada :${SEALED}`);
+    const state = apply(
+      shown,
+      ':srv BATCH +l1 natter.chat/view-once',
+      `@batch=l1;msgid=v8;time=2026-11-22T12:20:00.000Z;natter.chat/view-once :eve!e@h PRIVMSG ada :${SEALED}`,
+      `@batch=l1;msgid=v9;time=2026-11-22T12:21:00.000Z;natter.chat/view-once :eve!e@h PRIVMSG #lobby :${SEALED}`,
+      ':srv BATCH -l1',
+    );
+    assert.deepEqual(buffer(state, 'eve').messages.filter((m) => m.id === 'v8').length, 1);
+    assert.deepEqual(buffer(state, '#lobby').messages.find((m) => m.id === 'v9')?.viewOnce, { state: 'sealed' });
+  });
+
+  it('the fallback ("[view-once] " text without the tag) is an ordinary message: the server delivered it in the clear', () => {
+    const state = apply(base, '@msgid=v10 :eve!e@h PRIVMSG ada :[view-once] hello');
+    assert.equal(buffer(state, 'eve').messages.at(-1)?.viewOnce, undefined);
+    assert.equal(buffer(state, 'eve').messages.at(-1)?.text, '[view-once] hello');
+  });
+
   it('text is kept exactly as sent, markup included: rendering it as text is the UI’s job', () => {
     const state = apply(base, '@msgid=h1 :eve!e@h PRIVMSG #lobby :<img src=x onerror=alert(1)> <b>bold</b>');
     assert.equal(buffer(state, '#lobby').messages.at(-1)?.text, '<img src=x onerror=alert(1)> <b>bold</b>');

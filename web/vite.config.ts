@@ -61,6 +61,7 @@ export default defineConfig({
     proxy: {
       '/irc': { target: backend, ws: true },
       '/healthz': { target: backend },
+      '/uploads': { target: backend },
     },
   },
   preview: { host: '127.0.0.1' },

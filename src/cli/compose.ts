@@ -20,7 +20,7 @@ import type { TlsMaterial } from '../net/certificates.js';
 import { NatterServer } from '../net/server.js';
 import type { ListenAddress } from '../net/server.js';
 import { startHttp } from '../http/server.js';
-import type { HttpFace } from '../http/server.js';
+import type { HttpFace, MountedRoutes } from '../http/server.js';
 import { UploadLibrary } from '../http/upload-library.js';
 import { openPostgresStore } from '../store/postgres/open.js';
 import { openSqliteStore } from '../store/sqlite/open.js';
@@ -38,6 +38,8 @@ export interface StartOptions {
   readonly configSource?: string;
   /** Re-reads the configuration for REHASH and SIGHUP. Without it, REHASH keeps the current settings. */
   readonly reload?: () => Promise<Config>;
+  /** More HTTP routes (host mode's /host-login), on every HTTP and HTTPS listener. */
+  readonly routes?: readonly MountedRoutes[];
 }
 
 export interface RunningNatter {
@@ -163,7 +165,7 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
     if (tls !== undefined) for (const listen of config.tls.listen) tlsAddresses.push(await server.listenTls(parseHostPort(listen), tls));
     const https = tls !== undefined && config.https.listen.length > 0 ? { listen: config.https.listen.map(parseHostPort), identity: tls, hstsSeconds: config.tls.sts.durationSeconds } : undefined;
     if (config.http.listen.length > 0 || https !== undefined) {
-      httpFace = await startHttp(server, config.http.listen.map(parseHostPort), { webRoot: WEB_ROOT, logger, uploads, ...(https === undefined ? {} : { https }) });
+      httpFace = await startHttp(server, config.http.listen.map(parseHostPort), { webRoot: WEB_ROOT, logger, uploads, routes: options.routes ?? [], ...(https === undefined ? {} : { https }) });
       bound.http = httpFace.addresses;
       bound.https = httpFace.httpsAddresses;
     }

@@ -10,6 +10,9 @@ import { StoreOpenError } from '../store/kysely-store.js';
 import { AccountCommandError, addAccount, deleteAccount, listAccounts, readPassword, setAccountOper, setAccountPassword } from './account.js';
 import type { StoreFlags } from './account.js';
 import { startNatter, VERSION } from './compose.js';
+import { DEFAULT_IRC_PORT, DEFAULT_WEB_PORT, host, portOption, TLS_PORT_OFFSET } from './host.js';
+import type { HostFlags } from './host.js';
+import { HostError } from './host-identity.js';
 
 function makeLogger(level: string): Logger {
   // Pretty, human lines on a terminal; one JSON object per line otherwise (for log collectors).
@@ -101,7 +104,7 @@ function withStoreOptions(command: Command): Command {
 /** Errors that are a plain one-line message: the exit code for each; anything else is a bug and shows its stack. */
 function exitCodeOf(error: unknown): number | undefined {
   if (error instanceof AccountCommandError) return 1;
-  if (error instanceof ConfigError || error instanceof StoreOpenError || error instanceof CertificateError) return 2;
+  if (error instanceof ConfigError || error instanceof StoreOpenError || error instanceof CertificateError || error instanceof HostError) return 2;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   // Binding a listener: the address is taken, not ours, or needs privileges.
   if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') return 2;
@@ -129,6 +132,19 @@ export async function main(argv: string[]): Promise<void> {
     .option('--no-history', 'keep no message history (CHATHISTORY answers that none is kept)')
     .addOption(new Option('--log-level <level>', 'how much to log').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .action(serve);
+
+  program
+    .command('host')
+    .description('host a chat on this machine for everyone on the network: IRC, IRC over TLS and the web client on every interface')
+    .option('--port <n>', `IRC over plain TCP (default ${String(DEFAULT_IRC_PORT)}; 0 picks free ports for every port not given)`, portOption('--port'))
+    .option('--tls-port <n>', `IRC over TLS, with a self-signed certificate made once (default --port + ${String(TLS_PORT_OFFSET)}, so ${String(DEFAULT_IRC_PORT + TLS_PORT_OFFSET)})`, portOption('--tls-port'))
+    .option('--web-port <n>', `the web client and IRC over WebSocket (default ${String(DEFAULT_WEB_PORT)})`, portOption('--web-port'))
+    .option('--name <name>', 'the room\'s name, e.g. "Book club" for #book-club (default: the last one, else Lobby)')
+    .option('--data <dir>', 'the data folder (default: the user\'s data folder, as for natter serve)')
+    .option('--no-open', 'do not open a browser (the one-time sign-in link is printed instead)')
+    .addOption(new Option('--log-level <level>', 'how much to log, on standard error (default warn)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .addHelpText('after', '\nSee docs/host.md.')
+    .action((flags: HostFlags) => host(flags));
 
   program
     .command('hash-password')

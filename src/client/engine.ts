@@ -13,7 +13,7 @@ import { parseMessage, serializeMessage } from '../protocol/message.js';
 import type { IrcMessage } from '../protocol/message.js';
 import { applyAction, applyMessage } from './reducer.js';
 import type { LocalAction } from './reducer.js';
-import { SERVER_BUFFER, bufferKey, foldOf, initialState, isRoomName } from './state.js';
+import { SERVER_BUFFER, VIEW_ONCE, bufferKey, foldOf, initialState, isRoomName } from './state.js';
 import type { ChatBuffer, ClientState, Outgoing } from './state.js';
 import type { Transport, TransportFactory } from './transport.js';
 
@@ -63,6 +63,7 @@ export const WANTED_CAPS: readonly string[] = [
   'draft/read-marker',
   'draft/message-redaction',
   'draft/multiline',
+  'natter.chat/view-once',
 ];
 
 export class RequestError extends Error {
@@ -497,6 +498,8 @@ export class ChatClient {
     if (rooms.length > 0) this.send(`JOIN ${rooms.join(',')}`);
     void this.resumeConversations();
     for (const message of this.current.outbox) if (message.state === 'queued') this.transmit(message);
+    // Sealed messages are never in history: the ones still waiting come from VIEWONCE LIST.
+    if (this.hasCap(VIEW_ONCE) && this.hasCap('message-tags')) this.request('VIEWONCE', ['LIST']).catch(() => undefined);
   }
 
   // --- history -------------------------------------------------------------------------------------------------------
@@ -750,6 +753,35 @@ export class ChatClient {
   private resendUnconfirmed(key: string): void {
     this.resumeMarks.delete(key);
     for (const message of this.current.outbox) if (bufferKey(this.current, message.target) === key) this.transmit(message);
+  }
+
+  /**
+   * Sends a view-once message (natter.chat/view-once): recipients get it sealed and see its content once. It is one
+   * line, sent at once and not queued while disconnected (a resend could not be matched with its sealed echo, which
+   * carries no text). Rejects when the server does not offer view-once, when disconnected, or on a refusal.
+   */
+  async sendViewOnce(target: string, text: string): Promise<void> {
+    const body = text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+    if (body === '') throw new RequestError('A view-once message cannot be empty');
+    if (!this.connected) throw new RequestError('not connected');
+    if (!this.hasCap(VIEW_ONCE) || !this.hasCap('message-tags')) throw new RequestError('This server does not support view-once messages');
+    if (utf8Length(body) > Math.max(64, 512 - LINE_OVERHEAD_BYTES - utf8Length(target))) throw new RequestError('Too long for a view-once message');
+    this.typingSentAt.delete(bufferKey(this.current, target));
+    await this.request('PRIVMSG', [target, body], new Map([[VIEW_ONCE, '']]));
+  }
+
+  /**
+   * Opens a sealed view-once message: resolves with its content, which the server releases once. The content is not
+   * put into the state (the caller shows it and forgets it); the message is marked opened. Rejects when it cannot be
+   * opened (already opened, expired: the message is then marked so by the reducer).
+   */
+  async openViewOnce(target: string, msgid: string): Promise<string> {
+    if (!this.hasCap('labeled-response')) throw new RequestError('Opening view-once messages needs labeled-response');
+    const replies = await this.request('VIEWONCE', ['OPEN', msgid]);
+    const content = replies.find((reply) => reply.command.toUpperCase() === 'VIEWONCE' && (reply.params[0] ?? '').toUpperCase() === 'CONTENT' && reply.params[1] === msgid);
+    if (content === undefined) throw new RequestError('No content in the answer', replies);
+    this.act({ type: 'viewOnce', name: target, msgid, state: 'opened' });
+    return content.params[2] ?? '';
   }
 
   join(room: string, key?: string): Promise<IrcMessage[]> {

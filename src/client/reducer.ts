@@ -6,13 +6,14 @@ import type { IrcMessage } from '../protocol/message.js';
 import type { Casemapping } from '../protocol/casemapping.js';
 import {
   SERVER_BUFFER,
+  VIEW_ONCE,
   bufferKey,
   emptyBuffer,
   foldOf,
   isRoomName,
   prefixTable,
 } from './state.js';
-import type { BatchItem, BufferKind, ChatBuffer, ChatMessage, ClientState, ConnectionStatus, Member, MessageKind, OpenBatch, Outgoing } from './state.js';
+import type { BatchItem, BufferKind, ChatBuffer, ChatMessage, ClientState, ConnectionStatus, Member, MessageKind, OpenBatch, Outgoing, ViewOnceState } from './state.js';
 
 /** A buffer keeps at most this many messages in memory; older ones are fetched again from history on scroll. */
 export const MAX_MESSAGES_PER_BUFFER = 4000;
@@ -32,7 +33,9 @@ export type LocalAction =
   | { readonly type: 'outboxAdd'; readonly message: Outgoing }
   | { readonly type: 'outboxState'; readonly id: string; readonly state: Outgoing['state'] }
   | { readonly type: 'outboxRemove'; readonly id: string }
-  | { readonly type: 'error'; readonly text: string };
+  | { readonly type: 'error'; readonly text: string }
+  /** A view-once message was opened (or found unopenable) by this client: marks it, the content stays out of the state. */
+  | { readonly type: 'viewOnce'; readonly name?: string; readonly msgid: string; readonly state: ViewOnceState };
 
 const NAMES_REPLY = '353';
 const END_OF_NAMES = '366';
@@ -91,6 +94,8 @@ export function applyAction(state: ClientState, action: LocalAction): ClientStat
       return { ...state, outbox: state.outbox.filter((message) => message.id !== action.id) };
     case 'error':
       return { ...state, lastError: action.text };
+    case 'viewOnce':
+      return markViewOnce(state, action.msgid, action.state, action.name);
   }
 }
 
@@ -261,6 +266,8 @@ function applyLine(state: ClientState, message: IrcMessage, now: number, histori
       return applyCap(state, message);
     case 'ERROR':
       return note(state, SERVER_BUFFER, message.params[0] ?? 'Connection closed', 'error', now);
+    case 'VIEWONCE':
+      return applyViewOnce(state, message);
     case 'FAIL':
     case 'WARN':
     case 'NOTE':
@@ -376,6 +383,9 @@ function chatMessage(state: ClientState, message: IrcMessage, now: number): { st
   const next = message.tags?.get('msgid') === undefined ? nextLocalId(state) : { state, id: message.tags.get('msgid') ?? '' };
   const replyTo = message.tags?.get('+draft/reply') ?? message.tags?.get('+reply');
   const account = message.tags?.get('account');
+  // A view-once message's text is the server's placeholder, never shown (its content is fetched on demand).
+  const viewOnce = message.tags?.has(VIEW_ONCE) === true || message.tags?.has(`+${VIEW_ONCE}`) === true;
+  if (viewOnce) text = '';
   const chat: ChatMessage = {
     id: next.id,
     time: timeOf(message, now),
@@ -389,6 +399,7 @@ function chatMessage(state: ClientState, message: IrcMessage, now: number): { st
     ...(whisper === undefined ? {} : { whisper }),
     ...(account === undefined ? {} : { account }),
     ...(message.tags?.has('bot') === true ? { bot: true } : {}),
+    ...(viewOnce ? { viewOnce: { state: self ? 'sent' : 'sealed' } } : {}),
   };
   return { state: next.state, bufferName, message: chat };
 }
@@ -806,6 +817,21 @@ function applyRedact(state: ClientState, message: IrcMessage): ClientState {
   });
 }
 
+/** VIEWONCE OPENED (another device opened it) and VIEWONCE CONTENT (this one did): the message is opened. */
+function applyViewOnce(state: ClientState, message: IrcMessage): ClientState {
+  const [sub = '', msgid = ''] = message.params;
+  const upper = sub.toUpperCase();
+  return upper === 'OPENED' || upper === 'CONTENT' ? markViewOnce(state, msgid, 'opened') : state;
+}
+
+function markViewOnce(state: ClientState, msgid: string, to: ViewOnceState, name?: string): ClientState {
+  if (msgid === '') return state;
+  return replaceMessage(state, msgid, name === undefined ? undefined : bufferKey(state, name), (original) =>
+    // Own messages stay "sent"; one opened here stays "opened" when the server has since forgotten it.
+    original.viewOnce === undefined || original.viewOnce.state === 'sent' || original.viewOnce.state === to || (original.viewOnce.state === 'opened' && to === 'gone') ? original : { ...original, viewOnce: { state: to } },
+  );
+}
+
 function applyMarkread(state: ClientState, message: IrcMessage): ClientState {
   const [target = '', reference = ''] = message.params;
   if (!reference.startsWith('timestamp=')) return state;
@@ -852,6 +878,11 @@ function applyCap(state: ClientState, message: IrcMessage): ClientState {
 }
 
 function applyStandardReply(state: ClientState, message: IrcMessage, command: string, now: number): ClientState {
+  // A view-once message that cannot be opened (any more): the message shows it, no note needed.
+  const [failed = '', code = '', msgid = ''] = message.params;
+  if (command === 'FAIL' && failed.toUpperCase() === 'VIEWONCE' && (code === 'ALREADY_OPENED' || code === 'NOT_FOUND')) {
+    return markViewOnce(state, msgid, code === 'ALREADY_OPENED' ? 'opened' : 'gone');
+  }
   const description = message.params[message.params.length - 1] ?? '';
   const text = `${message.params[0] ?? ''}: ${description}`;
   const next = state.status === 'connected' ? state : { ...state, lastError: description };

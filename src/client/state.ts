@@ -47,7 +47,19 @@ export interface ChatMessage {
    * `with` is the other party: the recipient of one this user sent, the sender of one they received.
    */
   readonly whisper?: { readonly with: string; readonly room: string };
+  /**
+   * A view-once message (natter.chat/view-once, docs/extensions/view-once.md); its `text` is then empty, never the
+   * server's placeholder, and the content is never kept in the state. sealed: can be opened (once); opened: it was,
+   * here or on another device; gone: the server has it no more (expired, or opened elsewhere and forgotten); sent: this
+   * user's own.
+   */
+  readonly viewOnce?: { readonly state: ViewOnceState };
 }
+
+export type ViewOnceState = 'sealed' | 'opened' | 'gone' | 'sent';
+
+/** The capability and the tag of view-once messages. */
+export const VIEW_ONCE = 'natter.chat/view-once';
 
 export interface Member {
   readonly nick: string;

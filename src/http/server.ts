@@ -31,6 +31,14 @@ export interface HttpOptions {
   readonly https?: HttpsOptions;
   /** Uploads (soju.im/FILEHOST) under /uploads, stored in this library. */
   readonly uploads?: UploadLibrary;
+  /** More routes, mounted before the web client's files (host mode's /host-login): made by cli/, which may import what http/ may not. */
+  readonly routes?: readonly MountedRoutes[];
+}
+
+/** A sub-application mounted at a path, on every HTTP and HTTPS listener. */
+export interface MountedRoutes {
+  readonly path: string;
+  readonly app: Hono;
 }
 
 export interface HttpsOptions {
@@ -62,6 +70,7 @@ export interface AppOptions {
   readonly hstsSeconds?: number;
   /** The /uploads routes, made once for every listener so they share one upload rate limit. */
   readonly uploads?: Hono;
+  readonly routes?: readonly MountedRoutes[];
 }
 
 export function httpApp(natter: NatterServer, webRoot: string, options: AppOptions = {}): Hono {
@@ -97,6 +106,7 @@ export function httpApp(natter: NatterServer, webRoot: string, options: AppOptio
   app.use('*', compress());
   app.get('/healthz', (c) => c.json({ status: 'ok', connections: natter.connections.size, users: natter.network.registeredCount }));
   if (options.uploads !== undefined) app.route('/uploads', options.uploads);
+  for (const mounted of options.routes ?? []) app.route(mounted.path, mounted.app);
   if (existsSync(`${webRoot}/index.html`)) {
     app.use('/*', staticFiles(webRoot));
   } else {
@@ -167,7 +177,8 @@ export async function startHttp(natter: NatterServer, listen: readonly ListenAdd
   };
   try {
     const uploads = options.uploads === undefined ? undefined : uploadRoutes(natter, options.uploads);
-    const plainApp = httpApp(natter, options.webRoot, { ...(uploads === undefined ? {} : { uploads }) });
+    const routes = options.routes ?? [];
+    const plainApp = httpApp(natter, options.webRoot, { routes, ...(uploads === undefined ? {} : { uploads }) });
     for (const address of listen) {
       const server = http.createServer(requestHandler(plainApp));
       server.on('upgrade', upgradeHandler(false));
@@ -178,7 +189,7 @@ export async function startHttp(natter: NatterServer, listen: readonly ListenAdd
     }
     if (options.https !== undefined) {
       const { identity, hstsSeconds } = options.https;
-      const secureApp = httpApp(natter, options.webRoot, { hstsSeconds, ...(uploads === undefined ? {} : { uploads }) });
+      const secureApp = httpApp(natter, options.webRoot, { hstsSeconds, routes, ...(uploads === undefined ? {} : { uploads }) });
       for (const address of options.https.listen) {
         // No client certificate is asked for: browsers would show a certificate picker (SASL EXTERNAL is for IRC over TLS).
         const server = https.createServer({ cert: identity.cert, key: identity.key, minVersion: MIN_TLS_VERSION, handshakeTimeout: 10_000 }, requestHandler(secureApp));

@@ -33,7 +33,7 @@ const UPLOAD_NAME = /^([A-Za-z0-9_-]{22})(?:\.([a-z0-9]{1,8}))?$/;
 
 type Refusal = Response;
 
-function refusal(c: Context, status: 401 | 403 | 404 | 413 | 415 | 422 | 429 | 500 | 507, message: string, headers: Record<string, string> = {}): Refusal {
+function refusal(c: Context, status: 400 | 401 | 403 | 404 | 413 | 415 | 422 | 429 | 500 | 507, message: string, headers: Record<string, string> = {}): Refusal {
   return c.text(message, status, headers);
 }
 
@@ -41,7 +41,7 @@ function refusal(c: Context, status: 401 | 403 | 404 | 413 | 415 | 422 | 429 | 5
  * A refusal sent before the body was read: the connection closes after it, so the client does not send its next
  * request on a connection still carrying the rest of this body (and the server need not receive it).
  */
-function earlyRefusal(c: Context, status: 401 | 403 | 413 | 429, message: string, headers: Record<string, string> = {}): Refusal {
+function earlyRefusal(c: Context, status: 400 | 401 | 403 | 413 | 429, message: string, headers: Record<string, string> = {}): Refusal {
   return refusal(c, status, message, { ...headers, Connection: 'close' });
 }
 
@@ -171,9 +171,17 @@ export function uploadRoutes(natter: NatterServer, library: UploadLibrary): Hono
     const { maxBytes } = settings();
     let stored: Response | undefined;
     // Refused from Content-Length before the body comes, or as soon as a chunked body passes the limit.
-    const tooLarge = await bodyLimit({ maxSize: maxBytes, onError: (ctx) => earlyRefusal(ctx, 413, tooLargeText(maxBytes)) })(c, async () => {
-      stored = await receive(c, account);
-    });
+    let tooLarge: Response | undefined;
+    try {
+      // bodyLimit answers a Response when it refuses, nothing when it passed the body on.
+      tooLarge = (await bodyLimit({ maxSize: maxBytes, onError: (ctx) => earlyRefusal(ctx, 413, tooLargeText(maxBytes)) })(c, async () => {
+        stored = await receive(c, account);
+      })) ?? undefined;
+    } catch (error) {
+      // The client gave up mid-upload (a Cancel, a closed tab): nobody is there to answer, and it is no server fault.
+      if (!isClientAbort(error)) throw error;
+      return earlyRefusal(c, 400, 'The upload was interrupted before it was complete');
+    }
     return tooLarge ?? stored ?? refusal(c, 422, 'The upload was not received');
   });
 
@@ -227,4 +235,11 @@ export function uploadRoutes(natter: NatterServer, library: UploadLibrary): Hono
   app.get('/:id/thumb', (c) => serve(c, c.req.param('id'), true));
   app.get('/:name', (c) => serve(c, c.req.param('name'), false));
   return app;
+}
+
+/** The request body's stream failed because the client went away (Node's "aborted", a reset, an abort signal). */
+function isClientAbort(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as Error & { code?: unknown }).code;
+  return error.message === 'aborted' || error.name === 'AbortError' || code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE';
 }

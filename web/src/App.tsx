@@ -6,6 +6,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { SERVER_BUFFER, bufferKey } from '../../src/client/index.js';
 import type { ChatClient, ChatMessage, ClientState } from '../../src/client/index.js';
+import { UploadCredentialsContext } from './components/Attach.js';
 import { Composer } from './components/Composer.js';
 import { Directory } from './components/Directory.js';
 import { Header, Icon } from './components/Header.js';
@@ -76,7 +77,11 @@ export function App() {
   const chat = useChat();
   useTitle(chat.state);
   if (chat.phase !== 'ready' || chat.client === undefined || chat.state === undefined || chat.identity === undefined) return <SignIn chat={chat} />;
-  return <Shell client={chat.client} state={chat.state} identity={chat.identity} onSignOut={chat.signOut} />;
+  return (
+    <UploadCredentialsContext.Provider value={chat.uploadCredentials}>
+      <Shell client={chat.client} state={chat.state} identity={chat.identity} onSignOut={chat.signOut} />
+    </UploadCredentialsContext.Provider>
+  );
 }
 
 /** What a signed-in user with no room sees: what to do first. */

@@ -73,7 +73,9 @@ export function useDesktopNotifications(client: ChatClient, state: ClientState, 
       for (const message of arrivals(before.buffers.get(key)?.messages, buffer.messages)) {
         if (!message.highlight || message.self || !CHAT_KINDS.has(message.kind) || message.time < since.current - HISTORY_MARGIN_MS) continue;
         const title = buffer.kind === 'dm' ? message.from : `${message.from} in ${buffer.name}`;
-        const body = message.text.length > BODY_LIMIT ? `${message.text.slice(0, BODY_LIMIT)}…` : message.text;
+        // A view-once message has no text in the state, and its content never goes into a notification.
+        const text = message.viewOnce === undefined ? message.text : 'View-once message';
+        const body = text.length > BODY_LIMIT ? `${text.slice(0, BODY_LIMIT)}…` : text;
         const notification = new Notification(title, { body, tag: `natter:${key}`, silent: false });
         notification.onclick = () => {
           window.focus();

@@ -8,10 +8,13 @@ import { ChatClient, SERVER_BUFFER, foldOf, webSocketTransport } from '../../src
 import type { ClientState } from '../../src/client/index.js';
 import { lastActive, rememberActive, rememberIdentity, rememberRooms, rememberedRooms } from './storage.js';
 import type { Identity } from './storage.js';
+import type { UploadCredentials } from './upload.js';
 
 export interface SignInRequest extends Identity {
   readonly password?: string;
   readonly email?: string;
+  /** Rooms to join besides the remembered ones (host mode's room, on the host's first sign-in). */
+  readonly rooms?: readonly string[];
 }
 
 export type Phase = 'signed-out' | 'connecting' | 'ready';
@@ -26,11 +29,17 @@ export interface Chat {
   readonly signIn: (request: SignInRequest) => void;
   /** Gives up a sign-in still connecting, or signs out. */
   readonly signOut: () => void;
+  /**
+   * The account's name and password for picture uploads (HTTP Basic, docs/uploads.md); undefined for a guest. Kept
+   * in memory for this sign-in only, never in storage.
+   */
+  readonly uploadCredentials: UploadCredentials | undefined;
 }
 
 interface Connection {
   readonly client: ChatClient;
   readonly identity: Identity;
+  readonly uploadCredentials: UploadCredentials | undefined;
 }
 
 /** IRC over WebSocket at /irc beside the page (relative, so a reverse proxy may serve Natter under a path). */
@@ -48,7 +57,7 @@ function createClient(request: SignInRequest): ChatClient {
   return new ChatClient({
     transport: webSocketTransport(ircUrl(window.location), WebSocket),
     nick: request.name,
-    autojoin: rememberedRooms(request.name),
+    autojoin: withRooms(rememberedRooms(request.name), request.rooms ?? []),
     ...(credentials !== undefined && request.mode === 'login' ? { login: credentials } : {}),
     ...(credentials !== undefined && request.mode === 'register'
       ? { register: { ...credentials, ...(request.email === undefined || request.email === '' ? {} : { email: request.email }) } }
@@ -89,23 +98,79 @@ export function useChat(): Chat {
     };
   }, [connection]);
 
-  return {
+  const chat: Chat = {
     phase: connection === undefined ? 'signed-out' : phase,
     client: connection?.client,
     state: connection === undefined ? undefined : state,
     identity: connection?.identity,
     error,
+    uploadCredentials: connection?.uploadCredentials,
     signIn(request) {
       setError(undefined);
       setPhase('connecting');
       setState(undefined);
-      setConnection({ client: createClient(request), identity: { mode: request.mode, name: request.name } });
+      const uploadCredentials = request.mode !== 'guest' && request.password !== undefined ? { account: request.name, password: request.password } : undefined;
+      setConnection({ client: createClient(request), identity: { mode: request.mode, name: request.name }, uploadCredentials });
     },
     signOut() {
       setConnection(undefined);
       setPhase('signed-out');
     },
   };
+  useHostLogin(chat, setError);
+  return chat;
+}
+
+/** The remembered rooms and then `more`, each once (ASCII case-insensitively; the server folds names itself). */
+function withRooms(remembered: readonly string[], more: readonly string[]): string[] {
+  const rooms = [...remembered];
+  for (const room of more) if (!rooms.some((known) => known.toLowerCase() === room.toLowerCase())) rooms.push(room);
+  return rooms;
+}
+
+/**
+ * Host mode (issue 8, docs/host.md): `natter host` opens the page at `#token=…`, a link that works once. The token
+ * leaves the address bar (and with it the history) before anything else, then POST host-login trades it for the host
+ * account's name and password, which sign in as the form would. A refused link shows the server's words on the form.
+ */
+function useHostLogin(chat: Chat, setError: (error: string) => void): void {
+  useEffect(() => {
+    const token = takeHostToken(window.location, window.history);
+    if (token === undefined) return;
+    void redeemHostToken(token).then((result) => {
+      if ('error' in result) setError(result.error);
+      else chat.signIn({ mode: 'login', name: result.account, password: result.password, rooms: [result.room] });
+    });
+    // Once, at page load: the fragment is read only then (and removed at once). chat.signIn uses only state setters,
+    // so the first render's chat is as good as any.
+  }, []);
+}
+
+/** The token of a `#token=…` fragment, removed from the address bar; undefined when there is none. */
+export function takeHostToken(location: Location, history: History): string | undefined {
+  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (token === null) return undefined;
+  history.replaceState(history.state, '', `${location.pathname}${location.search}`);
+  return token === '' ? undefined : token;
+}
+
+interface HostCredentials {
+  readonly account: string;
+  readonly password: string;
+  readonly room: string;
+}
+
+/** POST host-login beside the page (relative, like /irc): the host's credentials, or why not in the server's words. */
+async function redeemHostToken(token: string): Promise<HostCredentials | { readonly error: string }> {
+  try {
+    const response = await fetch('host-login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token }), cache: 'no-store' });
+    const body = (await response.json()) as Record<string, unknown>;
+    const { account, password, room, error } = body;
+    if (response.ok && typeof account === 'string' && typeof password === 'string' && typeof room === 'string') return { account, password, room };
+    return { error: typeof error === 'string' ? error : `The host sign-in was refused (${String(response.status)})` };
+  } catch {
+    return { error: 'Could not reach the server to sign in as the host; log in with the host account instead.' };
+  }
 }
 
 /**

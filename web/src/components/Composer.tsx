@@ -11,7 +11,9 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { COMMANDS, foldOf, runInput } from '../../../src/client/index.js';
 import type { ChatBuffer, ChatClient, ChatMessage, ClientState } from '../../../src/client/index.js';
 import { firstLine } from '../text.js';
+import { Attach } from './Attach.js';
 import { TypingIndicator } from './TypingIndicator.js';
+import { ViewOnceToggle, canSendViewOnce, sendViewOnceFrom, useViewOnceMode } from './ViewOnce.js';
 import './messages.css';
 
 export interface ComposerProps {
@@ -73,6 +75,8 @@ export function Composer({ client, state, bufferKey, replyTo, onCancelReply, whi
   const [text, setText] = useState(() => drafts.get(bufferKey) ?? '');
   const [selected, setSelected] = useState(0);
   const [dismissed, setDismissed] = useState(false);
+  const [viewOnce, setViewOnce] = useViewOnceMode(bufferKey);
+  const offerViewOnce = whisperTo === undefined && canSendViewOnce(client, state, bufferKey);
   const box = useRef<HTMLTextAreaElement>(null);
   const completion = useRef<Completion | undefined>(undefined);
   const listId = `commands-${bufferKey.replace(/[^A-Za-z0-9_-]/g, '_')}`;
@@ -113,9 +117,28 @@ export function Composer({ client, state, bufferKey, replyTo, onCancelReply, whi
     if (value.trim() === '') return;
     update('');
     client.typing(name, 'done');
-    void runInput(client, name, value, { ...(replyTo === undefined ? {} : { replyTo: replyTo.id }), ...(whisperTo === undefined ? {} : { whisperTo }) });
+    if (viewOnce && offerViewOnce && !value.startsWith('/')) {
+      sendViewOnceFrom(client, name, value);
+      setViewOnce(false);
+    } else void runInput(client, name, value, { ...(replyTo === undefined ? {} : { replyTo: replyTo.id }), ...(whisperTo === undefined ? {} : { whisperTo }) });
     if (replyTo !== undefined) onCancelReply();
     box.current?.focus();
+  };
+
+  /**
+   * An uploaded picture (Attach.tsx): its URL is sent, after what was typed (a command stays in the box); as a
+   * view-once message when the toggle is on, so the picture can be seen once (the server deletes the upload after).
+   */
+  const sendUpload = (url: string) => {
+    const typed = text.trim() === '' || text.startsWith('/') ? '' : text.trimEnd();
+    if (typed !== '') update('');
+    if (viewOnce && offerViewOnce) {
+      sendViewOnceFrom(client, name, typed === '' ? url : `${typed} ${url}`);
+      setViewOnce(false);
+      return;
+    }
+    void runInput(client, name, typed === '' ? url : `${typed} ${url}`, { ...(replyTo === undefined ? {} : { replyTo: replyTo.id }), ...(whisperTo === undefined ? {} : { whisperTo }) });
+    if (replyTo !== undefined) onCancelReply();
   };
 
   const chooseCommand = (index: number) => {
@@ -247,6 +270,7 @@ export function Composer({ client, state, bufferKey, replyTo, onCancelReply, whi
           send();
         }}
       >
+        <Attach state={state} bufferKey={bufferKey} onUploaded={sendUpload} />
         <textarea
           ref={box}
           class="composer-input"
@@ -264,6 +288,7 @@ export function Composer({ client, state, bufferKey, replyTo, onCancelReply, whi
           }}
           onKeyDown={onKeyDown}
         />
+        {offerViewOnce && <ViewOnceToggle pressed={viewOnce} onChange={setViewOnce} />}
         <button type="submit" class="composer-send" disabled={text.trim() === ''} aria-label="Send" title="Send (Enter)">
           <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">
             <path d="M3 20.5v-6.2l9-2.3-9-2.3V3.5L22 12z" fill="currentColor" />

@@ -9,6 +9,8 @@ import type { ChatClient, ChatMessage } from '../../../src/client/index.js';
 import type { Casefold } from '../../../src/protocol/casemapping.js';
 import { firstLine, formatFull, formatTime, initials, linkify, nickColor } from '../text.js';
 import { EmojiPicker } from './EmojiPicker.js';
+import { InlineImages } from './InlineImage.js';
+import { ViewOnceBody } from './ViewOnce.js';
 
 /** The DOM id of a message's element, for reply jumps. */
 export function messageDomId(id: string): string {
@@ -260,6 +262,8 @@ function MessageView({ client, bufferName, message, continued, parent, fold, sel
         <div class="msg-body">
           {deleted ? (
             <span class="msg-deleted">message deleted</span>
+          ) : message.viewOnce !== undefined ? (
+            <ViewOnceBody client={client} conversation={conversation} message={message} />
           ) : message.kind === 'action' ? (
             <span class="msg-action">
               * {message.from} <RichText text={message.text} />
@@ -268,6 +272,7 @@ function MessageView({ client, bufferName, message, continued, parent, fold, sel
             <RichText text={message.text} />
           )}
         </div>
+        {!deleted && <InlineImages text={message.text} from={message.from} />}
         {!deleted && message.reactions !== undefined && <Reactions reactions={message.reactions} selfFolded={selfFolded} fold={fold} tabIndex={innerTab} onToggle={toggle} />}
         {confirming && (
           <div
