@@ -197,3 +197,23 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
     },
   };
 }
+
+/** SIGINT and SIGTERM stop the server once (telling its users `reason`), flush the log, and exit. */
+export function stopOnSignals(natter: RunningNatter, logger: Logger, reason: string): void {
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    void natter.stop(reason).then(() => {
+      logger.flush();
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', () => {
+    stop('SIGINT');
+  });
+  process.on('SIGTERM', () => {
+    stop('SIGTERM');
+  });
+}

@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { parseConfig } from '../config/load.js';
 import { defaultDataDir } from '../config/paths.js';
 import type { Config } from '../config/schema.js';
-import { openStore, startNatter } from './compose.js';
+import { openStore, startNatter, stopOnSignals } from './compose.js';
 import type { RunningNatter } from './compose.js';
 import { bannerText, lanAddresses, qrCodeOf, webUrl } from './host-banner.js';
 import { HostError, prepareHost } from './host-identity.js';
@@ -248,22 +248,7 @@ export async function host(flags: HostFlags): Promise<void> {
     });
   }
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    void natter.stop('Host is shutting down').then(() => {
-      logger.flush();
-      process.exit(0);
-    });
-  };
-  process.on('SIGINT', () => {
-    stop('SIGINT');
-  });
-  process.on('SIGTERM', () => {
-    stop('SIGTERM');
-  });
+  stopOnSignals(natter, logger, 'Host is shutting down');
 }
 
 /** os.userInfo() throws when the user has no entry in the password database (some containers). */

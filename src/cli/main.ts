@@ -9,7 +9,7 @@ import { CertificateError } from '../net/certificates.js';
 import { StoreOpenError } from '../store/kysely-store.js';
 import { AccountCommandError, addAccount, deleteAccount, listAccounts, readPassword, setAccountOper, setAccountPassword } from './account.js';
 import type { StoreFlags } from './account.js';
-import { startNatter, VERSION } from './compose.js';
+import { startNatter, stopOnSignals, VERSION } from './compose.js';
 import { DEFAULT_IRC_PORT, DEFAULT_WEB_PORT, host, portOption, TLS_PORT_OFFSET } from './host.js';
 import type { HostFlags } from './host.js';
 import { HostError } from './host-identity.js';
@@ -70,22 +70,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   }
   logger.info({ version: VERSION, serverName: config.serverName, network: config.networkName }, 'Natter is running');
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    void natter.stop('Server shutting down').then(() => {
-      logger.flush();
-      process.exit(0);
-    });
-  };
-  process.on('SIGINT', () => {
-    stop('SIGINT');
-  });
-  process.on('SIGTERM', () => {
-    stop('SIGTERM');
-  });
+  stopOnSignals(natter, logger, 'Server shutting down');
   process.on('SIGHUP', () => {
     natter.server.rehash().catch((error: unknown) => {
       logger.error({ reason: error instanceof Error ? error.message : String(error) }, 'configuration reload refused; keeping the old one');
