@@ -180,7 +180,7 @@ export function Attach({ state, bufferKey, onUploaded }: AttachProps) {
         </svg>
       </button>
       {guest && (
-        <span id={hintId} class="sr-only">
+        <span id={hintId} class="visually-hidden">
           {GUEST_TEXT}
         </span>
       )}

@@ -117,7 +117,7 @@ function ReplyQuote({ parent, fold, onJump, parentId }: ReplyQuoteProps) {
       <span class="reply-icon" aria-hidden="true">
         ↩
       </span>
-      <span class="sr-only">{`In reply to ${parent.from}: ${text}`}</span>
+      <span class="visually-hidden">{`In reply to ${parent.from}: ${text}`}</span>
       <span class={`reply-from nick-fg-${nickColor(fold(parent.from))}`} aria-hidden="true">
         {parent.from}
       </span>
@@ -257,7 +257,7 @@ function MessageView({ client, bufferName, message, continued, parent, fold, sel
             <Time time={message.time} />
           </header>
         )}
-        {continued && <span class="sr-only">{whisper === undefined ? `${message.from}: ` : `${message.from}, ${whisper}: `}</span>}
+        {continued && <span class="visually-hidden">{whisper === undefined ? `${message.from}: ` : `${message.from}, ${whisper}: `}</span>}
         {message.replyTo !== undefined && !deleted && <ReplyQuote parent={parent} parentId={message.replyTo} fold={fold} onJump={onJump} />}
         <div class="msg-body">
           {deleted ? (
@@ -328,7 +328,7 @@ function EventLineView({ message }: { readonly message: ChatMessage }) {
         {icon}
       </span>
       <span class="event-text">
-        {kind === 'error' && <span class="sr-only">Error: </span>}
+        {kind === 'error' && <span class="visually-hidden">Error: </span>}
         <RichText text={message.text} />
       </span>
       <Time time={message.time} class="event-time" />
@@ -383,7 +383,7 @@ export function PendingMessage({
           {continued && <span class="msg-sending is-inline">sending…</span>}
         </div>
       </div>
-      <span class="sr-only">{formatTime(time)}</span>
+      <span class="visually-hidden">{formatTime(time)}</span>
     </article>
   );
 }
