@@ -86,6 +86,7 @@ describe('natter host, the parts without a process', () => {
         fingerprint: 'AB:CD',
         dataDir: '/data',
         signInUrl: 'http://localhost:8080/#token=x',
+        advertised: true,
       },
       qr,
     );
@@ -98,6 +99,7 @@ describe('natter host, the parts without a process', () => {
       '  AB:CD',
       'You are alice: server operator and founder of #book-club',
       '  http://localhost:8080/#token=x',
+      'Advertised on this network as “Book club” (mDNS/DNS-SD _natter._tcp and _irc._tcp)',
     ]) {
       assert.ok(text.includes(expected), `the banner has ${JSON.stringify(expected)}:\n${text}`);
     }
@@ -106,7 +108,7 @@ describe('natter host, the parts without a process', () => {
       undefined,
     );
     assert.match(alone, /no network address other devices can reach/);
-    assert.doesNotMatch(alone, /Scan to open|token=/);
+    assert.doesNotMatch(alone, /Scan to open|token=|Advertised/, 'nor advertised (--no-advertise)');
   });
 
   it('a sign-in token works once, and not after it expired', () => {
@@ -179,7 +181,7 @@ async function waitFor(run: NatterRun, text: string, timeoutMs = 30_000): Promis
 
 /** `natter host --port 0 --no-open ARGS`, once its banner is complete. */
 async function startHost(args: readonly string[]): Promise<Hosting> {
-  const run = runNatter(['host', '--port', '0', '--no-open', ...args]);
+  const run = runNatter(['host', '--port', '0', '--no-open', '--no-advertise', ...args]);
   try {
     await waitFor(run, 'Press Ctrl+C to stop.');
   } catch (error) {
@@ -340,7 +342,7 @@ describe('natter host, the real command', { concurrency: 2 }, () => {
         ['--port', 'IRC'],
         ['--web-port', 'the web client'],
       ] as const) {
-        const run = runNatter(['host', '--port', '0', '--no-open', '--data', tempDir(), flag, String(port)]);
+        const run = runNatter(['host', '--port', '0', '--no-open', '--no-advertise', '--data', tempDir(), flag, String(port)]);
         assert.equal(await run.exited, 2, run.stderr);
         const refusal = match(run.stderr, new RegExp(`^natter: port ${String(port)} \\(${what}\\) is in use; try ${flag} (\\d+)\\n$`), `a refusal for ${flag}`);
         assert.ok(!run.stdout.includes('Natter is hosting'), 'no banner');

@@ -199,16 +199,23 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
 }
 
 /** SIGINT and SIGTERM stop the server once (telling its users `reason`), flush the log, and exit. */
-export function stopOnSignals(natter: RunningNatter, logger: Logger, reason: string): void {
+export function stopOnSignals(natter: RunningNatter, logger: Logger, reason: string, before: () => Promise<void> = () => Promise.resolve()): void {
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    void natter.stop(reason).then(() => {
-      logger.flush();
-      process.exit(0);
-    });
+    // `before` (host mode: the mDNS goodbyes) must not keep the server from stopping: not if it fails, nor for long.
+    const beforeDone = Promise.race([before(), new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref())]);
+    void beforeDone
+      .catch((error: unknown) => {
+        logger.warn({ err: error }, 'could not stop cleanly before shutting down');
+      })
+      .then(() => natter.stop(reason))
+      .then(() => {
+        logger.flush();
+        process.exit(0);
+      });
   };
   process.on('SIGINT', () => {
     stop('SIGINT');

@@ -61,6 +61,8 @@ export interface BannerInfo {
   readonly dataDir: string;
   /** The host's own one-time sign-in link, shown when no browser was opened with it. */
   readonly signInUrl: string | undefined;
+  /** Whether the host is advertised on the LAN over mDNS/DNS-SD (not with --no-advertise). */
+  readonly advertised?: boolean;
 }
 
 /** The whole banner. `qr` is the QR code of the first LAN URL (none when this machine has no LAN address). */
@@ -80,6 +82,7 @@ export function bannerText(info: BannerInfo, qr: string | undefined): string {
   const hosts = info.addresses.length > 0 ? info.addresses.map((lan) => lan.address) : ['localhost'];
   for (const host of hosts) lines.push(`  ${host} port ${String(info.ircPort)}, or port ${String(info.tlsPort)} with TLS`);
   lines.push('TLS certificate (self-signed) SHA-256 fingerprint, to compare with what an IRC client shows:', `  ${info.fingerprint}`, '');
+  if (info.advertised === true) lines.push(`Advertised on this network as “${info.title}” (mDNS/DNS-SD _natter._tcp and _irc._tcp): natter connect finds it by itself.`, '');
   lines.push(`You are ${info.account}: server operator and founder of ${info.room}. Your password is in ${info.passwordFile}.`);
   if (info.signInUrl !== undefined) lines.push(`Sign in as ${info.account} in your browser (this link works once, within 10 minutes):`, `  ${info.signInUrl}`);
   lines.push(`Data: ${info.dataDir}`, 'Press Ctrl+C to stop.', '');

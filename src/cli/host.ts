@@ -19,6 +19,7 @@ import type { Config } from '../config/schema.js';
 import { openStore, startNatter, stopOnSignals } from './compose.js';
 import type { RunningNatter } from './compose.js';
 import { bannerText, lanAddresses, qrCodeOf, webUrl } from './host-banner.js';
+import { advertiseHost } from './host-discovery.js';
 import { HostError, prepareHost } from './host-identity.js';
 import type { HostIdentity } from './host-identity.js';
 import { HostLoginTokens, hostLoginRoutes } from './host-login.js';
@@ -36,6 +37,8 @@ export interface HostFlags {
   data?: string;
   /** false with --no-open. */
   open?: boolean;
+  /** false with --no-advertise: no mDNS/DNS-SD (host-discovery.ts). */
+  advertise?: boolean;
   logLevel?: string;
 }
 
@@ -116,14 +119,21 @@ async function bindRefusal(error: unknown, host: string, ports: HostPorts): Prom
 
 /** A DNS-like server name for this machine ("mybox.local"), as Config requires a name with a dot. */
 export function serverNameOf(hostname: string): string {
-  const cleaned = hostname.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '');
+  const cleaned = hostname
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '');
   if (cleaned === '') return 'natter.local';
   return cleaned.includes('.') ? cleaned : `${cleaned}.local`;
 }
 
 /** The network's name (ISUPPORT NETWORK, the web client's welcome) from the room's: letters, digits, "-", "_", ".". */
 export function networkNameOf(title: string): string {
-  const cleaned = title.trim().replace(/\s+/g, '-').replace(/[^A-Za-z0-9_.-]/g, '').slice(0, 32);
+  const cleaned = title
+    .trim()
+    .replace(/\s+/g, '-')
+    .replace(/[^A-Za-z0-9_.-]/g, '')
+    .slice(0, 32);
   return cleaned === '' ? 'Natter' : cleaned;
 }
 
@@ -224,6 +234,10 @@ export async function host(flags: HostFlags): Promise<void> {
   const webPort = natter.httpAddresses[0]?.port ?? ports.web;
   const signInUrl = `${webUrl('localhost', webPort)}#token=${tokens.issue()}`;
   const opening = mayOpenBrowser(flags.open);
+  const ircPort = natter.addresses[0]?.port ?? ports.irc;
+  const tlsPort = natter.tlsAddresses[0]?.port ?? ports.tls;
+  const fingerprint = natter.tls?.fingerprint ?? '(none)';
+  const advertised = flags.advertise !== false;
   const banner = bannerText(
     {
       title: identity.title,
@@ -231,12 +245,13 @@ export async function host(flags: HostFlags): Promise<void> {
       account: identity.account,
       passwordFile: identity.file,
       addresses,
-      ircPort: natter.addresses[0]?.port ?? ports.irc,
-      tlsPort: natter.tlsAddresses[0]?.port ?? ports.tls,
+      ircPort,
+      tlsPort,
       webPort,
-      fingerprint: natter.tls?.fingerprint ?? '(none)',
+      fingerprint,
       dataDir,
       signInUrl: opening ? undefined : signInUrl,
+      advertised,
     },
     firstLan === undefined ? undefined : qrCodeOf(webUrl(firstLan.address, webPort)),
   );
@@ -248,7 +263,22 @@ export async function host(flags: HostFlags): Promise<void> {
     });
   }
 
-  stopOnSignals(natter, logger, 'Host is shutting down');
+  // Found on the LAN by `natter connect` (and IRC clients that browse for _irc._tcp); an mDNS failure (port 5353
+  // refused, no multicast) is a warning, never the end of the host.
+  const advertisement = advertised
+    ? advertiseHost({
+        name: identity.title,
+        ircPort,
+        tlsPort,
+        webPort,
+        fingerprint,
+        onError: (error) => {
+          logger.warn({ err: error }, 'LAN discovery (mDNS) failed; friends can still join by address');
+        },
+      })
+    : undefined;
+
+  stopOnSignals(natter, logger, 'Host is shutting down', () => advertisement?.stop() ?? Promise.resolve());
 }
 
 /** os.userInfo() throws when the user has no entry in the password database (some containers). */

@@ -127,6 +127,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--name <name>', 'the room\'s name, e.g. "Book club" for #book-club (default: the last one, else Lobby)')
     .option('--data <dir>', 'the data folder (default: the user\'s data folder, as for natter serve)')
     .option('--no-open', 'do not open a browser (the one-time sign-in link is printed instead)')
+    .option('--no-advertise', 'do not advertise the host on the LAN over mDNS/DNS-SD (natter connect will not find it by itself)')
     .addOption(new Option('--log-level <level>', 'how much to log, on standard error (default warn)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .addHelpText('after', '\nSee docs/host.md.')
     .action((flags: HostFlags) => host(flags));
