@@ -3,39 +3,26 @@
  * registration and SASL, label-matched requests, and a reconnect that neither loses nor doubles a message.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { COMMANDS, RequestError, runInput } from '../src/client/index.js';
 import type { ChatClient } from '../src/client/index.js';
 import { TestClient } from './helpers/client.js';
 import { join, settle } from './helpers/clients.js';
-import { engineClient, textsOf, until } from './helpers/engine.js';
-import { startTestServer } from './helpers/server.js';
-import type { TestServer } from './helpers/server.js';
+import { engineClient, engineFixture, textsOf, until } from './helpers/engine.js';
 
 describe('client engine', () => {
-  let server: TestServer;
-  let http: number;
-  const clients: ChatClient[] = [];
-  const raw: TestClient[] = [];
-  before(async () => {
-    server = await startTestServer({ http: { listen: ['127.0.0.1:0'] }, accounts: { maxFailedLogins: 1000 } });
-    http = server.httpAddresses[0]?.port ?? assert.fail('no HTTP port');
-  });
-  after(async () => {
-    for (const client of clients) client.close();
-    for (const client of raw) client.close();
-    await server.stop();
-  });
+  const fixture = engineFixture();
+  const { clients, raw } = fixture;
 
   async function rawUser(nick: string, room: string): Promise<TestClient> {
-    const client = await TestClient.register(server.port, nick);
+    const client = await TestClient.register(fixture.server.port, nick);
     raw.push(client);
     await join(client, room);
     return client;
   }
 
   async function signedUp(account: string, rooms: string[]): Promise<{ client: ChatClient; link: ReturnType<typeof engineClient>['link'] }> {
-    const made = engineClient(http, { nick: account, register: { account, password: `${account}-secret-pw` }, autojoin: rooms });
+    const made = engineClient(fixture.http, { nick: account, register: { account, password: `${account}-secret-pw` }, autojoin: rooms });
     clients.push(made.client);
     made.client.start();
     await until(made.client, (state) => state.status === 'connected' && state.account === account, `${account} signed up`);
@@ -64,12 +51,12 @@ describe('client engine', () => {
   });
 
   it('logs in with SASL on a later connection, and a wrong password stops without retrying', async () => {
-    const good = engineClient(http, { nick: 'alice2', login: { account: 'alice', password: 'alice-secret-pw' } });
+    const good = engineClient(fixture.http, { nick: 'alice2', login: { account: 'alice', password: 'alice-secret-pw' } });
     clients.push(good.client);
     good.client.start();
     await until(good.client, (state) => state.status === 'connected' && state.account === 'alice', 'logged in');
 
-    const bad = engineClient(http, { nick: 'mallory', login: { account: 'alice', password: 'wrong' } });
+    const bad = engineClient(fixture.http, { nick: 'mallory', login: { account: 'alice', password: 'wrong' } });
     clients.push(bad.client);
     bad.client.start();
     const state = await until(bad.client, (s) => s.status === 'disconnected', 'refused');
@@ -94,7 +81,7 @@ describe('client engine', () => {
     const dave = await rawUser('dave', '#history');
     for (let index = 0; index < 23; index++) dave.send(`PRIVMSG #history :old ${index}`);
     await settle(dave);
-    const made = engineClient(http, { nick: 'erin', register: { account: 'erin', password: 'erin-secret-pw' }, autojoin: ['#history'], historyPageSize: 10 });
+    const made = engineClient(fixture.http, { nick: 'erin', register: { account: 'erin', password: 'erin-secret-pw' }, autojoin: ['#history'], historyPageSize: 10 });
     clients.push(made.client);
     made.client.start();
     await until(made.client, (s) => textsOf(s, '#history').length === 10, 'the latest page');
@@ -176,7 +163,7 @@ describe('client engine', () => {
 
   it('whispers: /whisper, whisper() and the composer’s whisper mode reach one member, shown in the room on both sides', async () => {
     const { client } = await signedUp('nora', ['#hush']);
-    const oscar = await TestClient.register(server.port, 'oscar', { caps: ['message-tags', 'echo-message'] });
+    const oscar = await TestClient.register(fixture.server.port, 'oscar', { caps: ['message-tags', 'echo-message'] });
     raw.push(oscar);
     await join(oscar, '#hush');
     const pat = await rawUser('pat', '#hush');
@@ -203,7 +190,7 @@ describe('client engine', () => {
     const composed = await oscar.expect((m) => m.command === 'PRIVMSG' && m.params[1] === 'from the composer');
     assert.equal(composed.tags?.get('+channel-context'), '#hush');
 
-    const quinn = await TestClient.register(server.port, 'quinn');
+    const quinn = await TestClient.register(fixture.server.port, 'quinn');
     raw.push(quinn);
     client.whisper('#hush', 'quinn', 'you are not in the room');
     await until(client, (s) => s.outbox.length === 0 && [...s.buffers.values()].some((b) => b.messages.some((m) => m.kind === 'error' && m.text.includes('quinn is not in #hush'))), 'the refusal shown');
@@ -216,7 +203,7 @@ describe('client engine', () => {
 
   it('a whisper whose echo was lost is not sent twice; one typed while away is sent once the connection is back', async () => {
     const { client, link } = await signedUp('rita', ['#later']);
-    const sam = await TestClient.register(server.port, 'sam', { caps: ['message-tags'] });
+    const sam = await TestClient.register(fixture.server.port, 'sam', { caps: ['message-tags'] });
     raw.push(sam);
     await join(sam, '#later');
     await until(client, (s) => s.buffers.get('#later')?.members.has('sam') === true, 'sam in the member list');
@@ -242,7 +229,7 @@ describe('client engine', () => {
 
   it('sends a text with newlines as one multiline message, and reactions, replies and deletion round-trip', async () => {
     const { client } = await signedUp('jack', ['#features']);
-    const kim = await TestClient.register(server.port, 'kim', { caps: ['message-tags', 'batch', 'draft/multiline', 'draft/message-redaction', 'server-time'] });
+    const kim = await TestClient.register(fixture.server.port, 'kim', { caps: ['message-tags', 'batch', 'draft/multiline', 'draft/message-redaction', 'server-time'] });
     raw.push(kim);
     await join(kim, '#features');
     client.say('#features', 'line one\nline two');

@@ -5,13 +5,11 @@
  * and after connecting shows what is still waiting (VIEWONCE LIST).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { RequestError } from '../src/client/index.js';
 import type { ChatClient, ChatMessage, ClientState } from '../src/client/index.js';
 import { TestClient } from './helpers/client.js';
-import { engineClient, until } from './helpers/engine.js';
-import { startTestServer } from './helpers/server.js';
-import type { TestServer } from './helpers/server.js';
+import { engineClient, engineFixture, until } from './helpers/engine.js';
 
 function find(state: ClientState, buffer: string, predicate: (message: ChatMessage) => boolean): ChatMessage | undefined {
   return state.buffers.get(buffer)?.messages.find(predicate);
@@ -22,23 +20,12 @@ function stateHolds(state: ClientState, text: string): boolean {
 }
 
 describe('client engine: view-once messages', () => {
-  let server: TestServer;
-  let http: number;
-  const clients: ChatClient[] = [];
-  const raw: TestClient[] = [];
-  before(async () => {
-    server = await startTestServer({ http: { listen: ['127.0.0.1:0'] }, accounts: { maxFailedLogins: 1000 } });
-    http = server.httpAddresses[0]?.port ?? assert.fail('no HTTP port');
-  });
-  after(async () => {
-    for (const client of clients) client.close();
-    for (const client of raw) client.close();
-    await server.stop();
-  });
+  const fixture = engineFixture();
+  const { clients, raw } = fixture;
 
   async function connected(nick: string, credentials: { register?: boolean; account: string }): Promise<ChatClient> {
     const secret = { account: credentials.account, password: `${credentials.account}-secret-pw` };
-    const { client } = engineClient(http, { nick, ...(credentials.register === true ? { register: secret } : { login: secret }) });
+    const { client } = engineClient(fixture.http, { nick, ...(credentials.register === true ? { register: secret } : { login: secret }) });
     clients.push(client);
     client.start();
     await until(client, (state) => state.status === 'connected' && state.account === credentials.account, `${nick} connected`);
@@ -69,7 +56,7 @@ describe('client engine: view-once messages', () => {
   });
 
   it("opening on one device marks it opened on the account's other device; VIEWONCE LIST shows what waits after connecting", async () => {
-    const carol = await TestClient.register(server.port, 'carol', { caps: ['message-tags', 'echo-message', 'natter.chat/view-once'] });
+    const carol = await TestClient.register(fixture.server.port, 'carol', { caps: ['message-tags', 'echo-message', 'natter.chat/view-once'] });
     raw.push(carol);
     carol.send('@natter.chat/view-once PRIVMSG bob :first secret');
     const first = await carol.expect((m) => m.command === 'PRIVMSG' && m.tags?.has('natter.chat/view-once') === true);

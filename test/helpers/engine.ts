@@ -1,7 +1,12 @@
 /** The client engine (src/client) driven in Node against a real server over WebSocket, with faults on demand. */
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import WebSocket from 'ws';
 import { ChatClient, webSocketTransport } from '../../src/client/index.js';
 import type { ChatClientOptions, ClientState, TransportFactory } from '../../src/client/index.js';
+import type { TestClient } from './client.js';
+import { startTestServer } from './server.js';
+import type { TestServer } from './server.js';
 
 /** A transport whose network can be made to swallow what the client sends, or to drop, as a failing link does. */
 export interface FaultyLink {
@@ -74,4 +79,41 @@ export function until(client: ChatClient, predicate: (state: ClientState) => boo
 export function textsOf(state: ClientState, buffer: string): string[] {
   const found = [...state.buffers.values()].find((b) => b.name.toLowerCase() === buffer.toLowerCase());
   return (found?.messages ?? []).filter((m) => m.kind === 'privmsg' || m.kind === 'action' || m.kind === 'notice').map((m) => m.text);
+}
+
+/** A server with HTTP for engine tests, and the clients to close when the file is done. */
+export interface EngineFixture {
+  readonly server: TestServer;
+  /** The HTTP (WebSocket) port. */
+  readonly http: number;
+  /** Engine clients and raw IRC clients put here are closed after the file's tests. */
+  readonly clients: ChatClient[];
+  readonly raw: TestClient[];
+}
+
+/** Registers the before/after hooks of a test file (call it inside `describe`) and returns the fixture they fill. */
+export function engineFixture(): EngineFixture {
+  let server: TestServer | undefined;
+  let http = 0;
+  const clients: ChatClient[] = [];
+  const raw: TestClient[] = [];
+  before(async () => {
+    server = await startTestServer({ http: { listen: ['127.0.0.1:0'] }, accounts: { maxFailedLogins: 1000 } });
+    http = server.httpAddresses[0]?.port ?? assert.fail('no HTTP port');
+  });
+  after(async () => {
+    for (const client of clients) client.close();
+    for (const client of raw) client.close();
+    await server?.stop();
+  });
+  return {
+    get server() {
+      return server ?? assert.fail('the engine fixture is used before its server started');
+    },
+    get http() {
+      return http;
+    },
+    clients,
+    raw,
+  };
 }
