@@ -3,6 +3,7 @@
  * aria-current, actions to join or create a room, browse the directory and start a conversation, and who you are
  * with the connection's status. Also the two small dialogs those actions open.
  */
+import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { SERVER_BUFFER, bufferKey, foldOf, isRoomName } from '../../../src/client/index.js';
 import type { ChatBuffer, ChatClient, ClientState } from '../../../src/client/index.js';
@@ -32,6 +33,37 @@ function describeCounts(buffer: ChatBuffer): string {
   if (buffer.unread > 0) parts.push(`${buffer.unread} unread`);
   if (buffer.mentions > 0 && buffer.kind === 'room') parts.push(`${buffer.mentions} ${buffer.mentions === 1 ? 'mention' : 'mentions'}`);
   return parts.map((part) => `, ${part}`).join('');
+}
+
+interface BufferSectionProps {
+  readonly id: string;
+  readonly title: string;
+  /** The label of the section's "+" button. */
+  readonly addLabel: string;
+  readonly onAdd: () => void;
+  readonly buffers: readonly ChatBuffer[];
+  readonly state: ClientState;
+  readonly fold: Casefold;
+  readonly onSelect: (name: string) => void;
+  readonly children?: ComponentChildren;
+}
+
+/** A titled list of buffers (rooms, or direct messages) with its "+" button, and what follows the list. */
+function BufferSection({ id, title, addLabel, onAdd, buffers, state, fold, onSelect, children }: BufferSectionProps) {
+  return (
+    <section class="sidebar-section" aria-labelledby={id}>
+      <div class="section-head">
+        <h2 id={id}>{title}</h2>
+        <IconButton label={addLabel} icon="plus" onClick={onAdd} />
+      </div>
+      <ul class="buffer-list">
+        {buffers.map((buffer) => (
+          <BufferLink key={buffer.name} buffer={buffer} active={bufferKey(state, buffer.name) === state.active} fold={fold} onSelect={onSelect} />
+        ))}
+      </ul>
+      {children}
+    </section>
+  );
 }
 
 interface BufferLinkProps {
@@ -114,22 +146,9 @@ export function Sidebar({ state, open, onSelect, onDialog, onClose, onSignOut }:
         <IconButton class="sidebar-close" label="Close navigation" icon="close" onClick={onClose} />
       </div>
       <div class="sidebar-scroll">
-        <section class="sidebar-section" aria-labelledby="rooms-heading">
-          <div class="section-head">
-            <h2 id="rooms-heading">Rooms</h2>
-            <IconButton
-              label="Join or create a room"
-              icon="plus"
-              onClick={() => {
-                onDialog('join');
-              }}
-            />
-          </div>
-          <ul class="buffer-list">
-            {rooms.map((buffer) => (
-              <BufferLink key={buffer.name} buffer={buffer} active={bufferKey(state, buffer.name) === state.active} fold={fold} onSelect={onSelect} />
-            ))}
-          </ul>
+        <BufferSection id="rooms-heading" title="Rooms" addLabel="Join or create a room" onAdd={() => {
+            onDialog('join');
+          }} buffers={rooms} state={state} fold={fold} onSelect={onSelect}>
           <button
             type="button"
             class="sidebar-action"
@@ -140,25 +159,12 @@ export function Sidebar({ state, open, onSelect, onDialog, onClose, onSignOut }:
             <Icon name="compass" />
             Browse rooms
           </button>
-        </section>
-        <section class="sidebar-section" aria-labelledby="dms-heading">
-          <div class="section-head">
-            <h2 id="dms-heading">Direct messages</h2>
-            <IconButton
-              label="New direct message"
-              icon="plus"
-              onClick={() => {
-                onDialog('message');
-              }}
-            />
-          </div>
-          <ul class="buffer-list">
-            {conversations.map((buffer) => (
-              <BufferLink key={buffer.name} buffer={buffer} active={bufferKey(state, buffer.name) === state.active} fold={fold} onSelect={onSelect} />
-            ))}
-          </ul>
+        </BufferSection>
+        <BufferSection id="dms-heading" title="Direct messages" addLabel="New direct message" onAdd={() => {
+            onDialog('message');
+          }} buffers={conversations} state={state} fold={fold} onSelect={onSelect}>
           {conversations.length === 0 && <p class="sidebar-hint">Click a name in a room, or use +, to message someone.</p>}
-        </section>
+        </BufferSection>
       </div>
       <div class="sidebar-foot">
         <span class="me-avatar">
