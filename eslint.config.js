@@ -1,6 +1,6 @@
 // Type-aware lint (typescript-eslint strictTypeChecked) plus the import direction of ARCHITECTURE.md:
 // protocol <- core <- commands <- net <- http <- cli; store/*, bus/* and auth/ import only core and protocol;
-// client imports only protocol; web/ (the browser GUI) imports only src/client and src/protocol of ours.
+// client imports only protocol; tui (the terminal client) only client and protocol; web/ (the browser GUI) imports only src/client and src/protocol of ours.
 // A wrong import fails `npm test`.
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -43,6 +43,7 @@ export default tseslint.config(
     layer([`src/${dir}/**`], ours(...['commands', 'net', 'http', 'cli', 'config', 'client', 'tui', 'store', 'bus', 'auth'].filter((d) => d !== dir)), `${dir}/ imports only core/ and protocol/.`),
   ),
   layer(['src/config/**'], ours('commands', 'net', 'http', 'cli', 'store', 'bus', 'client', 'tui'), 'config/ imports only core/ and protocol/.'),
+  layer(['src/tui/**'], ours('core', 'commands', 'net', 'http', 'cli', 'store', 'bus', 'auth', 'config'), 'tui/ (the terminal client) imports only client/ and protocol/ of ours, like the web client.'),
   layer(['src/client/**'], [...ours('core', 'commands', 'net', 'http', 'cli', 'store', 'bus', 'config', 'tui'), 'node:*'], 'client/ imports only protocol/ (it runs in the browser).'),
   // The page: browser globals come from web/tsconfig.json (lib DOM, no Node types), which the type-aware rules use;
   // typescript-eslint turns no-undef off for TypeScript, so tsc is what refuses an unknown global.

@@ -7,6 +7,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { nowUs } from './clock.js';
 import { parseTarget, requireLoopback, sourceAddresses } from './loopback.js';
+import { keepClusterSection } from './cluster-report.js';
 import { WorkerPool } from './pool.js';
 import { machineInfo, processExists } from './proc.js';
 import { computeMedians, renderAllTables, renderMarkdown } from './report.js';
@@ -67,6 +68,10 @@ dm
   --pairs P             client pairs (default 500; quick 50)
   --dm-rate R           total msg/s over all pairs (default 5000; quick 1000)
 
+Cluster (issue 9)
+  --nodes LIST          the fanout scenario on N \`natter serve --cluster\` nodes (Redis, PostgreSQL), e.g. 1,2,3:
+                        see \`npm run bench -- --nodes 1,2,3 --help\`; writes the cluster section of docs/BENCHMARKS.md
+
 Generator
   --size BYTES          delivered line size (default 150)
   --tick MS             send timer period, 1-5 (default 1)
@@ -88,6 +93,18 @@ Examples
   npm run bench -- --against all --repeat 3 --variants plain,tls
   npm run bench -- --target 127.0.0.1:6667 --pid 1234 --scenario ramp --members 200 --senders 10
 `;
+
+// `--nodes`: the cluster bench (bench/cluster.ts), a command line of its own.
+if (process.argv.slice(2).some((a) => a === '--nodes' || a.startsWith('--nodes='))) {
+  const { runClusterBench } = await import('./cluster.js');
+  await runClusterBench(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
 
 const { values: args } = parseArgs({
   options: {
@@ -297,13 +314,22 @@ function parseAgainst(): ServerName[] {
   return out;
 }
 
+/** The report being replaced, whose cluster section (written by the cluster bench) the new one keeps. */
+function readIfThere(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /** --render: rewrite the markdown report from a results file, without running anything. */
 function render(jsonPath: string): void {
   const results = JSON.parse(readFileSync(jsonPath, 'utf8')) as Results;
   results.medians = computeMedians(results.runs);
   const mdPath =
     args.md ?? join(dirname(jsonPath), jsonPath.endsWith('benchmarks.json') ? 'BENCHMARKS.md' : 'latest.md');
-  writeFileSync(mdPath, renderMarkdown(results, relative(REPO_ROOT, resolve(jsonPath))));
+  writeFileSync(mdPath, keepClusterSection(readIfThere(mdPath), renderMarkdown(results, relative(REPO_ROOT, resolve(jsonPath)))));
   log(`wrote ${relative(process.cwd(), mdPath)}`);
 }
 
@@ -423,7 +449,7 @@ async function main(): Promise<void> {
   const jsonPath = args.json ?? join(REPO_ROOT, scratch ? 'bench/results/latest.json' : 'docs/benchmarks.json');
   for (const p of [mdPath, jsonPath]) mkdirSync(dirname(p), { recursive: true });
   writeFileSync(jsonPath, `${JSON.stringify(results, null, 1)}\n`);
-  writeFileSync(mdPath, renderMarkdown(results, relative(REPO_ROOT, jsonPath)));
+  writeFileSync(mdPath, keepClusterSection(readIfThere(mdPath), renderMarkdown(results, relative(REPO_ROOT, jsonPath))));
   log(`wrote ${relative(process.cwd(), mdPath)} and ${relative(process.cwd(), jsonPath)}`);
 }
 

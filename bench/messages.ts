@@ -15,6 +15,10 @@ export interface ClientSpec {
   /** Global client number: also the sender id of its benchmark messages. */
   index: number;
   nick: string;
+  /** Dial this port instead of the worker's (cluster bench: each client on its node). */
+  port?: number;
+  /** Latency group (cluster bench: the receiver's node); stats come back per group when any client has one. */
+  group?: number;
 }
 
 export interface SenderSpec {
@@ -91,6 +95,8 @@ export interface StepStats {
   alive: number;
   deliveredLineBytes: number;
   latency: HistogramData;
+  /** Per latency group (ClientSpec.group), when any client has one: deliveries and their latency. */
+  byGroup?: { received: number; latency: HistogramData }[];
   errors: string[];
 }
 

@@ -12,6 +12,7 @@ const TICKS_PER_SECOND = 100;
 interface StatFields {
   ppid: number;
   cpuTicks: number; // utime + stime
+  childTicks: number; // cutime + cstime: children that exited and were waited for
 }
 
 function readStat(pid: number): StatFields | undefined {
@@ -27,7 +28,9 @@ function readStat(pid: number): StatFields | undefined {
   const ppid = Number(rest[1]);
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
-  return { ppid, cpuTicks: utime + stime };
+  const cutime = Number(rest[13]);
+  const cstime = Number(rest[14]);
+  return { ppid, cpuTicks: utime + stime, childTicks: cutime + cstime };
 }
 
 /** Pids of `pid`'s live descendants (a server may fork workers). */
@@ -64,12 +67,45 @@ export function processCpuSeconds(pid: number): number {
   return ticks / TICKS_PER_SECOND;
 }
 
+/**
+ * CPU seconds of a process tree whose children come and go (PostgreSQL's backends, one per connection): `pid`, its
+ * children that have exited (cutime + cstime), and its live descendants. processCpuSeconds would lose the CPU of a
+ * backend that exits between two readings.
+ */
+export function processTreeCpuSeconds(pid: number): number {
+  const own = readStat(pid);
+  if (own === undefined) throw new Error(`no process ${pid} (reading /proc/${pid}/stat)`);
+  let ticks = own.cpuTicks + own.childTicks;
+  for (const d of descendants(pid)) ticks += readStat(d)?.cpuTicks ?? 0;
+  return ticks / TICKS_PER_SECOND;
+}
+
+/**
+ * How long a thread has been runnable but waiting for a CPU (run_delay, the 2nd field of /proc/PID/task/TID/schedstat),
+ * in ms; the main thread by default. NaN without schedstats. On a machine with fewer cores than busy processes, this is
+ * where latency goes.
+ */
+export function runQueueWaitMs(pid: number, tid = pid): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').trim().split(/\s+/);
+    const ns = Number(f[1]);
+    return Number.isFinite(ns) ? ns / 1e6 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Resident memory of `pid` in bytes (VmRSS). */
 export function processRssBytes(pid: number): number {
   const text = readFileSync(`/proc/${pid}/status`, 'latin1');
   const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(text);
   if (m?.[1] === undefined) throw new Error(`no VmRSS in /proc/${pid}/status`);
   return Number(m[1]) * 1024;
+}
+
+/** The parent of `pid`, or undefined if there is no such process. */
+export function parentPid(pid: number): number | undefined {
+  return readStat(pid)?.ppid;
 }
 
 export function processExists(pid: number): boolean {
@@ -98,10 +134,14 @@ export interface CpuSnapshot {
   machine: number;
 }
 
-export function cpuSnapshot(serverPid: number | undefined): CpuSnapshot {
+/** The server's pid, or every process of a server spread over several (the cluster bench's nodes): CPU summed. */
+export function cpuSnapshot(serverPid: number | readonly number[] | undefined): CpuSnapshot {
+  let server = Number.NaN;
+  if (typeof serverPid === 'number') server = processCpuSeconds(serverPid);
+  else if (serverPid !== undefined) server = serverPid.reduce((a, p) => a + processCpuSeconds(p), 0);
   return {
     atMs: performance.now(),
-    server: serverPid === undefined ? Number.NaN : processCpuSeconds(serverPid),
+    server,
     generator: generatorCpuSeconds(),
     machine: machineBusySeconds(),
   };

@@ -61,6 +61,8 @@ const step = {
   senderCount: 0,
   expected: new Int32Array(0),
   latency: new Histogram(),
+  /** Per latency group (ClientSpec.group); empty unless some client has a group. */
+  groups: [] as { received: number; latency: Histogram }[],
   received: 0,
   stale: 0,
   gaps: 0,
@@ -83,6 +85,10 @@ class Conn implements LineSink {
   readonly index: number;
   readonly local: number;
   readonly nick: string;
+  /** The port this client dials (ClientSpec.port, else the worker's). */
+  readonly port: number;
+  /** Latency group, or -1 for none. */
+  readonly group: number;
   readonly splitter = new LineSplitter();
   /** The connection: a TCP socket, or with the tls variant the TLS socket over `raw`. */
   socket: Socket | undefined;
@@ -103,6 +109,8 @@ class Conn implements LineSink {
     this.index = spec.index;
     this.local = local;
     this.nick = spec.nick;
+    this.port = spec.port ?? config.port;
+    this.group = spec.group ?? -1;
   }
 
   onLine(buf: Buffer, start: number, end: number): void {
@@ -146,7 +154,15 @@ class Conn implements LineSink {
     step.expected[slot] = trailer.seq + 1;
     step.received++;
     step.deliveredLineBytes = length + 2;
-    step.latency.record(readNowUs - (step.startUs + trailer.timeUs));
+    const latencyUs = readNowUs - (step.startUs + trailer.timeUs);
+    step.latency.record(latencyUs);
+    if (this.group >= 0) {
+      const g = step.groups[this.group];
+      if (g !== undefined) {
+        g.received++;
+        g.latency.record(latencyUs);
+      }
+    }
   }
 
   /** Everything else: registration, NAMES, PING. Rare, so strings are fine here. */
@@ -209,7 +225,7 @@ function dialConn(conn: Conn, sourceAddr: string | undefined): void {
   }
   const socket = dial({
     host: config.host,
-    port: config.port,
+    port: conn.port,
     ...(sourceAddr !== undefined ? { localAddress: sourceAddr } : {}),
     noDelay: true,
     onread: {
@@ -248,7 +264,7 @@ const tlsContext = config.tls ? createSecureContext({}) : undefined;
 function dialTlsConn(conn: Conn, sourceAddr: string | undefined): void {
   const raw = dial({
     host: config.host,
-    port: config.port,
+    port: conn.port,
     ...(sourceAddr !== undefined ? { localAddress: sourceAddr } : {}),
     noDelay: true,
   });
@@ -436,6 +452,9 @@ function runLoad(plan: LoadPlan, done: (r: LoadResult) => void): void {
     const c = byIndex.get(receiver);
     if (c !== undefined) c.partner = from;
   }
+  let groups = 0;
+  for (const c of conns) if (c.group + 1 > groups) groups = c.group + 1;
+  step.groups = Array.from({ length: groups }, () => ({ received: 0, latency: new Histogram() }));
   resetStep();
   step.loadActive = true;
 
@@ -506,6 +525,10 @@ function runLoad(plan: LoadPlan, done: (r: LoadResult) => void): void {
 
 function resetStep(): void {
   step.latency.reset();
+  for (const g of step.groups) {
+    g.received = 0;
+    g.latency.reset();
+  }
   step.received = 0;
   step.stale = 0;
   step.gaps = 0;
@@ -531,6 +554,9 @@ function collect(): StepStats {
     alive,
     deliveredLineBytes: step.deliveredLineBytes,
     latency: step.latency.snapshot(),
+    ...(step.groups.length > 0
+      ? { byGroup: step.groups.map((g) => ({ received: g.received, latency: g.latency.snapshot() })) }
+      : {}),
     errors: step.errors,
   };
   step.loadActive = false;

@@ -32,6 +32,13 @@ function lines(state: ClientState, key: string): string[] {
   return buffer(state, key).messages.map((message) => `${message.kind} ${message.from}: ${message.text}`);
 }
 
+/** The buffer's lines from the server, without local notes. */
+function chatLines(state: ClientState, key: string): string[] {
+  return buffer(state, key)
+    .messages.filter((message) => message.kind !== 'info')
+    .map((message) => `${message.kind} ${message.from}: ${message.text}`);
+}
+
 describe('reducer: a recorded room session (room-session.irc)', () => {
   const state = replay('room-session.irc');
 
@@ -41,13 +48,15 @@ describe('reducer: a recorded room session (room-session.irc)', () => {
     assert.equal(state.account, 'ada');
     assert.equal(state.serverName, 'test.natter');
     assert.equal(state.isupport.get('NETWORK'), 'Natter');
+    assert.equal(state.networkName, 'Natter', 'the network is named from ISUPPORT NETWORK');
     assert.equal(state.isupport.get('PREFIX'), '(qaohv)~&@%+');
     assert.equal(state.batches.size, 0, 'every batch closed');
     assert.ok(state.caps.has('draft/chathistory') && state.caps.has('sasl'));
   });
 
   it('the room: every event and message in order, with who said it, the own message marked as own', () => {
-    assert.deepEqual(lines(state, '#lobby'), [
+    // Without the local notes (WHOIS replies) shown there because the user looks at the room.
+    assert.deepEqual(chatLines(state, '#lobby'), [
       'join ada: ada joined',
       'join bob: bob joined',
       'privmsg ada: hello everyone',
@@ -95,15 +104,15 @@ describe('reducer: a recorded room session (room-session.irc)', () => {
     assert.equal(room.unread, 0);
   });
 
-  it('WHOIS replies become notes where the user is looking; MOTD goes to the server buffer', () => {
-    const server = lines(state, '*');
-    assert.ok(server.some((line) => line.includes('bobby ~bob 127.0.0.1')), 'RPL_WHOISUSER shown');
-    assert.ok(server.some((line) => line.includes('Welcome to Natter.')), 'MOTD shown');
+  it('WHOIS replies become notes where the user is looking (the room, shown since ada joined it); MOTD goes to the server buffer', () => {
+    assert.equal(state.active, '#lobby');
+    assert.ok(lines(state, '#lobby').some((line) => line === 'info : bobby ~bob 127.0.0.1 * bob test'), 'RPL_WHOISUSER shown');
+    assert.ok(lines(state, '*').some((line) => line.includes('Welcome to Natter.')), 'MOTD shown');
   });
 
   it('replaying a transcript twice changes nothing: msgids are not duplicated', () => {
     const twice = replay('room-session.irc', state);
-    assert.deepEqual(lines(twice, '#lobby'), lines(state, '#lobby'));
+    assert.deepEqual(chatLines(twice, '#lobby'), chatLines(state, '#lobby'));
     assert.deepEqual(lines(twice, 'bobby'), lines(state, 'bobby'));
   });
 });
@@ -135,6 +144,18 @@ describe('reducer: recorded history pages (history.irc)', () => {
 describe('reducer: single lines', () => {
   const base = replay('room-session.irc');
   const apply = (state: ClientState, ...raw: string[]): ClientState => raw.reduce((next, line) => applyMessage(next, parseMessage(line)!, NOW), state);
+
+  it('an own JOIN while the server buffer is shown (the server’s autojoin) makes the room the active buffer; not otherwise', () => {
+    const fresh = apply(initialState('guest'), ':test.natter 001 guest :Welcome');
+    assert.equal(fresh.active, '*');
+    const landed = apply(fresh, ':guest!~guest@127.0.0.1 JOIN #book-club', ':test.natter 353 guest = #book-club :guest @host', ':test.natter 366 guest #book-club :End of /NAMES list');
+    assert.equal(landed.active, '#book-club');
+    assert.equal(buffer(landed, '#book-club').joined, true);
+    assert.equal(apply(landed, ':guest!~guest@127.0.0.1 JOIN #second').active, '#book-club', 'a later room does not take the view away');
+    assert.equal(apply(fresh, ':other!o@h JOIN #book-club').active, '*', 'someone else’s JOIN does not move the view');
+    const looking = applyAction(apply(fresh, ':friend!f@h PRIVMSG guest :hi'), { type: 'focus', name: 'friend' });
+    assert.equal(apply(looking, ':guest!~guest@127.0.0.1 JOIN #book-club').active, 'friend', 'nor does one while a conversation is shown');
+  });
 
   it('MODE with several modes and arguments sets the right prefixes (CHANMODES and PREFIX decide who takes an argument)', () => {
     const state = apply(base, ':carl!c@h JOIN #lobby', ':ada!a@h MODE #lobby +lov 10 carl carl', ':ada!a@h MODE #lobby -o+k carl secret');

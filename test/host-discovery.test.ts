@@ -6,19 +6,27 @@
  * multicast on and 224.0.0.0/4 routed to it. First choice `unshare --net --map-root-user` (the namespace dies with the
  * process, nothing to clean up); else, as root, `ip netns add` with a name of our own, deleted afterwards. When
  * neither works the test is skipped with the reason, except under CI=true, where it fails.
+ *
+ * End to end (test/fixtures/discovery/connect-finds-host.ts, in a namespace of its own too): `natter host` is found by
+ * `natter connect --list` and by `natter connect` without an address, in a real terminal (tmux), which trusts the
+ * certificate the host advertised and chats with a raw IRC client in the host's room.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { discoveredHostOf, instanceNameOf } from '../src/cli/host-discovery.js';
+import { tmuxAvailable } from './helpers/tmux.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const FIXTURE = 'test/fixtures/discovery/advertise-and-discover.ts';
 const TIMEOUT_MS = 30_000;
+const CONNECT_FIXTURE = 'test/fixtures/discovery/connect-finds-host.ts';
+/** The fixture ends itself after 60 s; this is the backstop. */
+const CONNECT_TIMEOUT_MS = 90_000;
 const SETUP = 'ip link set lo up multicast on && ip route add 224.0.0.0/4 dev lo';
 const inCi = ['1', 'true'].includes((process.env['CI'] ?? '').toLowerCase());
 
-type Namespace = { kind: 'unshare' } | { kind: 'netns'; name: string } | { kind: 'none'; reason: string };
+type Namespace = { kind: 'unshare' } | { kind: 'netns' } | { kind: 'none'; reason: string };
 
 function works(command: string, args: string[]): { ok: boolean; why: string } {
   const result = spawnSync(command, args, {
@@ -32,14 +40,24 @@ function works(command: string, args: string[]): { ok: boolean; why: string } {
   };
 }
 
+let netnsCount = 0;
+/** A name of our own for an `ip netns` namespace: one per run of a fixture, so none outlives the test that made it. */
+function netnsName(): string {
+  return `natter-test-${String(process.pid)}-${String(++netnsCount)}`;
+}
+
+/** Which kind of namespace can be made here; an `ip netns` one is tried (made and deleted at once), not kept. */
 function chooseNamespace(): Namespace {
   if (process.platform !== 'linux') return { kind: 'none', reason: 'network namespaces exist on Linux only' };
   const unshare = works('unshare', ['--net', '--map-root-user', 'sh', '-c', SETUP]);
   if (unshare.ok) return { kind: 'unshare' };
   if (process.getuid?.() === 0) {
-    const name = `natter-test-${String(process.pid)}`;
+    const name = netnsName();
     const add = works('ip', ['netns', 'add', name]);
-    if (add.ok) return { kind: 'netns', name };
+    if (add.ok) {
+      spawnSync('ip', ['netns', 'delete', name], { timeout: 10_000 });
+      return { kind: 'netns' };
+    }
     return { kind: 'none', reason: `${unshare.why}; ${add.why}` };
   }
   return {
@@ -48,22 +66,30 @@ function chooseNamespace(): Namespace {
   };
 }
 
-/** Runs the fixture inside the namespace and returns its stdout; deletes an `ip netns` namespace it made. */
-function runInNamespace(namespace: Exclude<Namespace, { kind: 'none' }>): string {
-  const script = `${SETUP} && exec "${process.execPath}" --import tsx ${FIXTURE} 127.0.0.1`;
-  const [command, args] = namespace.kind === 'unshare' ? ['unshare', ['--net', '--map-root-user', 'sh', '-c', script]] : ['ip', ['netns', 'exec', namespace.name, 'sh', '-c', script]];
+/**
+ * Runs a fixture inside a namespace of its own (for `ip netns`, one made for this run and deleted afterwards) and
+ * returns its stdout.
+ */
+function runInNamespace(namespace: Exclude<Namespace, { kind: 'none' }>, fixture = FIXTURE, timeoutMs = TIMEOUT_MS): string {
+  const script = `${SETUP} && exec "${process.execPath}" --import tsx ${fixture} 127.0.0.1`;
+  const name = namespace.kind === 'netns' ? netnsName() : undefined;
   try {
+    if (name !== undefined) {
+      const add = works('ip', ['netns', 'add', name]);
+      assert.ok(add.ok, add.why);
+    }
+    const [command, args] = name === undefined ? ['unshare', ['--net', '--map-root-user', 'sh', '-c', script]] : ['ip', ['netns', 'exec', name, 'sh', '-c', script]];
     const result = spawnSync(command, args, {
       cwd: ROOT,
       encoding: 'utf8',
-      timeout: TIMEOUT_MS,
+      timeout: timeoutMs,
       killSignal: 'SIGKILL',
     });
-    assert.equal(result.error, undefined, `the fixture ran: ${String(result.error)}`);
+    assert.equal(result.error, undefined, `the fixture ran: ${String(result.error)}; stderr:\n${result.stderr}`);
     assert.equal(result.status, 0, `the fixture succeeded; stderr:\n${result.stderr}`);
     return result.stdout;
   } finally {
-    if (namespace.kind === 'netns') spawnSync('ip', ['netns', 'delete', namespace.name], { timeout: 10_000 });
+    if (name !== undefined) spawnSync('ip', ['netns', 'delete', name], { timeout: 10_000 });
   }
 }
 
@@ -137,5 +163,38 @@ describe('LAN discovery inside a network namespace of its own', () => {
       'the _irc._tcp service',
     );
     assert.deepEqual(after, [], 'after stop() the host is no longer found');
+  });
+});
+
+describe('natter connect finds natter host on the LAN (a network namespace of its own) and chats', () => {
+  const namespace = chooseNamespace();
+  // Under CI=true nothing skips: tmuxAvailable() throws there when tmux is missing, and so fails the test.
+  const noTmux = inCi ? undefined : tmuxAvailable();
+  const skip = inCi ? false : namespace.kind === 'none' ? `no network namespace can be made here (${namespace.reason})` : (noTmux ?? false);
+  it('lists the host with its ports, picks it, trusts the certificate it advertised, and chats with a friend in its room', { skip, timeout: CONNECT_TIMEOUT_MS + 5_000 }, () => {
+    const missing = tmuxAvailable();
+    if (missing !== undefined) assert.fail(`CI is set, but tmux cannot be used: ${missing}`);
+    if (namespace.kind === 'none') assert.fail(`CI is set, but no network namespace can be made here: ${namespace.reason}`);
+    const line = runInNamespace(namespace, CONNECT_FIXTURE, CONNECT_TIMEOUT_MS).trim().split('\n').pop() ?? '';
+    const summary = JSON.parse(line) as {
+      banner: { ircPort: number; tlsPort: number; webPort: number; fingerprint: string };
+      listed: string[];
+      list: { address: string; ircPort: number; tlsPort: number; webPort: number };
+      knownHosts: { hosts: Record<string, { fingerprint: string }> };
+      toFriend: string;
+      toTerminal: string;
+      terminalEnded: boolean;
+      hostExit: number | string;
+    };
+    const { banner } = summary;
+    assert.match(banner.fingerprint, /^(?:[0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    assert.deepEqual(summary.listed, [`  1. Book club — 127.0.0.1 (IRC ${String(banner.ircPort)}, TLS ${String(banner.tlsPort)}, web http://127.0.0.1:${String(banner.webPort)})`], 'natter connect --list');
+    assert.deepEqual(summary.list, { address: '127.0.0.1', ircPort: banner.ircPort, tlsPort: banner.tlsPort, webPort: banner.webPort });
+    assert.deepEqual(Object.keys(summary.knownHosts.hosts), [`127.0.0.1:${String(banner.tlsPort)}`], 'TLS, on the advertised TLS port');
+    assert.equal(summary.knownHosts.hosts[`127.0.0.1:${String(banner.tlsPort)}`]?.fingerprint, banner.fingerprint, 'the certificate trusted is the one the banner shows');
+    assert.equal(summary.toFriend, 'hello from the terminal');
+    assert.equal(summary.toTerminal, 'hello from a friend');
+    assert.equal(summary.terminalEnded, true, '/quit ended natter connect');
+    assert.equal(summary.hostExit, 0, 'the host stopped cleanly on SIGTERM');
   });
 });

@@ -18,8 +18,8 @@ import { browserCommand, hostPorts, mayOpenBrowser, networkNameOf, serverNameOf 
 import { browserAvailable, launchBrowser } from './helpers/browser.js';
 import { TestClient } from './helpers/client.js';
 import { saslPlain } from './helpers/login.js';
+import { match, startHost } from './helpers/host.js';
 import { runNatter } from './helpers/process.js';
-import type { NatterRun } from './helpers/process.js';
 import { composerOf, STEP_MS } from './helpers/web.js';
 
 const dirs: string[] = [];
@@ -150,65 +150,6 @@ describe('natter host, the parts without a process', () => {
   });
 });
 
-/** What a test needs from the banner. */
-interface Banner {
-  readonly text: string;
-  readonly webPort: number;
-  readonly ircPort: number;
-  readonly tlsPort: number;
-  readonly fingerprint: string;
-  readonly account: string;
-  readonly signInUrl: string;
-}
-
-interface Hosting {
-  readonly run: NatterRun;
-  readonly banner: Banner;
-  stop(): Promise<number | string>;
-}
-
-function match(text: string, pattern: RegExp, what: string): RegExpExecArray {
-  return pattern.exec(text) ?? assert.fail(`the banner has no ${what}:\n${text}`);
-}
-
-async function waitFor(run: NatterRun, text: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!run.stdout.includes(text)) {
-    if (Date.now() > deadline || run.child.exitCode !== null) throw new Error(`no "${text}"; stdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** `natter host --port 0 --no-open ARGS`, once its banner is complete. */
-async function startHost(args: readonly string[]): Promise<Hosting> {
-  const run = runNatter(['host', '--port', '0', '--no-open', '--no-advertise', ...args]);
-  try {
-    await waitFor(run, 'Press Ctrl+C to stop.');
-  } catch (error) {
-    run.child.kill('SIGKILL');
-    throw error;
-  }
-  const text = run.stdout;
-  const irc = match(text, /port (\d+), or port (\d+) with TLS/, 'IRC ports');
-  const banner: Banner = {
-    text,
-    webPort: Number(match(text, /On this machine: http:\/\/localhost:(\d+)\//, 'local URL')[1]),
-    ircPort: Number(irc[1]),
-    tlsPort: Number(irc[2]),
-    fingerprint: match(text, /^ {2}((?:[0-9A-F]{2}:){31}[0-9A-F]{2})$/m, 'fingerprint')[1] ?? '',
-    account: match(text, /^You are (\S+): server operator/m, 'host account')[1] ?? '',
-    signInUrl: match(text, /^ {2}(http:\/\/localhost:\d+\/#token=[A-Za-z0-9_-]{22})$/m, 'sign-in link')[1] ?? '',
-  };
-  return {
-    run,
-    banner,
-    async stop() {
-      if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGTERM');
-      return run.exited;
-    },
-  };
-}
-
 function peerFingerprint(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false }, () => {
@@ -221,6 +162,24 @@ function peerFingerprint(port: number): Promise<string> {
 
 function hostLogin(port: number, token: string): Promise<Response> {
   return fetch(`http://127.0.0.1:${String(port)}/host-login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token }) });
+}
+
+/**
+ * A friend with a plain IRC client (NICK and USER, no JOIN): autojoin puts them in the host's room right after the
+ * welcome, with its topic (the room's name) and NAMES. Resolves with the client once that has arrived.
+ */
+async function friendArrives(port: number, nick: string): Promise<TestClient> {
+  const friend = await TestClient.connect(port);
+  friend.nick = nick;
+  friend.send(`NICK ${nick}`);
+  friend.send(`USER ${nick} 0 * :${nick} test`);
+  await friend.expect((m) => m.command === '376' || m.command === '422');
+  const joined = await friend.expect('JOIN');
+  assert.ok(joined.source?.startsWith(`${nick}!`) === true && joined.params[0] === '#book-club', `in the host’s room without sending JOIN: ${joined.raw}`);
+  const topic = await friend.expect('332');
+  assert.equal(topic.params[2], 'Book club', 'the room’s topic is its name');
+  await friend.expect((m) => m.command === '366' && m.params[1] === '#book-club');
+  return friend;
 }
 
 const unavailable = browserAvailable();
@@ -244,6 +203,8 @@ describe('natter host, the real command', { concurrency: 2 }, () => {
       assert.equal(health.status, 200);
       // The password file is the host user's alone.
       assert.equal(statSync(join(data, 'host.json')).mode & 0o777, 0o600);
+      const friend = await friendArrives(host.banner.ircPort, 'early');
+      friend.close();
       assert.equal(host.run.stderr, '', 'nothing on standard error at the default log level');
     } finally {
       assert.equal(await host.stop(), 0);
@@ -254,12 +215,8 @@ describe('natter host, the real command', { concurrency: 2 }, () => {
     const host = await startHost(['--data', tempDir(), '--name', 'Book club']);
     const { account, signInUrl, ircPort, webPort } = host.banner;
     const browser = await launchBrowser();
-    const friend = await TestClient.register(ircPort, 'friend');
+    const friend = await friendArrives(ircPort, 'friend');
     try {
-      friend.send('JOIN #book-club');
-      const topic = await friend.expect('332');
-      assert.equal(topic.params[2], 'Book club', 'the room’s topic is its name');
-      await friend.expect('366');
 
       const page = await browser.newPage();
       page.setDefaultTimeout(STEP_MS);
@@ -317,7 +274,8 @@ describe('natter host, the real command', { concurrency: 2 }, () => {
       assert.ok(login.ok, 'the saved password logs in');
       login.client.send(`WHOIS ${second.banner.account}`);
       await login.client.expect('313');
-      login.client.send('JOIN #book-club');
+      assert.ok(login.burst.some((m) => m.command === 'JOIN' && m.params[0] === '#book-club'), 'the host is in the room on logging in (autojoin)');
+      login.client.send('NAMES #book-club');
       const names = await login.client.expect('353');
       assert.match(names.params[3] ?? '', new RegExp(`~${second.banner.account}`), 'still the founder');
       login.client.close();

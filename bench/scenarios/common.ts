@@ -12,6 +12,13 @@ export interface Target {
   port: number;
   /** The server's pid, for its CPU and memory; without it those figures are left out. */
   pid: number | undefined;
+  /** A server of several processes (the cluster bench's nodes): their CPU is summed as the server's. */
+  pids?: readonly number[];
+}
+
+/** The pids whose CPU is the server's. */
+export function serverPids(target: Target): number | readonly number[] | undefined {
+  return target.pids ?? target.pid;
 }
 
 export interface Context {
@@ -29,6 +36,8 @@ export interface Context {
   dedicatedSenders: number;
   /** Whether the pool has a worker for the fan-out's senders (--sender-thread). */
   senderThread: boolean;
+  /** Called where a load step starts and ends its CPU window, for readings of other processes (cluster bench). */
+  onCpuWindow?: (edge: 'start' | 'end') => void;
 }
 
 /**
@@ -40,9 +49,9 @@ export async function waitForQuiet(ctx: Context): Promise<number> {
   const start = Date.now();
   let warned = false;
   for (;;) {
-    const a = cpuSnapshot(ctx.target.pid);
+    const a = cpuSnapshot(serverPids(ctx.target));
     await sleep(500);
-    const other = cpuBetween(a, cpuSnapshot(ctx.target.pid)).otherCores;
+    const other = cpuBetween(a, cpuSnapshot(serverPids(ctx.target))).otherCores;
     const waited = (Date.now() - start) / 1000;
     if (other < ctx.quietCores) return Math.round(waited * 10) / 10;
     if (waited >= ctx.quietWaitS) {
@@ -96,12 +105,15 @@ export async function connectClients(
   count: number,
   ratePerSec: number,
   dedicatedSenders = 0,
+  /** Where client `index` dials and its latency group (cluster bench); without it, the pool's port, no group. */
+  place?: (index: number) => { port: number; group: number },
 ): Promise<ConnectSummary> {
   if (count > 99999) throw new Error('at most 99,999 clients (nicks carry a 5-digit client number)');
   ctx.dedicatedSenders = ctx.senderThread ? dedicatedSenders : 0;
   ctx.generation++;
   const perWorker: ClientSpec[][] = Array.from({ length: ctx.pool.size }, () => []);
-  for (let i = 0; i < count; i++) perWorker[workerOf(ctx, i)]?.push({ index: i, nick: nickOf(ctx.generation, i) });
+  for (let i = 0; i < count; i++)
+    perWorker[workerOf(ctx, i)]?.push({ index: i, nick: nickOf(ctx.generation, i), ...place?.(i) });
   const startUs = nowUs() + 50_000;
   // Generous: the dialling time plus time for a slow server to catch up, but bounded.
   const timeoutMs = Math.round((count / ratePerSec) * 1000 + 60_000);

@@ -3,6 +3,7 @@
  * server's CPU per delivery at a modest load; the ramp finds the highest rate the server sustains with p99 under
  * 100 ms, nothing lost and nobody disconnected.
  */
+import { sleep } from '../clock.js';
 import { closeAll, connectClients, joinAll, requireAll } from './common.js';
 import type { Context } from './common.js';
 import { describeStep, runStep } from './step.js';
@@ -18,6 +19,12 @@ export interface FanoutOptions {
   drainMs: number;
   /** Dials per second while setting the room up. */
   connectRate: number;
+  /** Cluster bench: which node client `index` dials, as its port and latency group (default: the pool's port). */
+  place?: (index: number) => { port: number; group: number };
+  /** Cluster bench: a pause after the joins, so every node has applied every join before the first message. */
+  joinSettleMs?: number;
+  /** Latency groups to report merged (StepSpec.mergeGroups). */
+  mergeGroups?: Record<string, readonly number[]>;
 }
 
 export interface RampOptions extends FanoutOptions {
@@ -44,6 +51,8 @@ export interface RampResult {
     deliveriesPerSec: number;
     maxSendLagMs: number;
     otherCores: number;
+    /** p99 of each merged latency group (FanoutOptions.mergeGroups), e.g. the cluster bench's cross-node p99. */
+    mergedP99?: Record<string, number>;
   }[];
   elapsedS: number;
 }
@@ -54,10 +63,11 @@ const NOISY_RETRIES = 2;
 
 async function setUpRoom(ctx: Context, o: FanoutOptions): Promise<void> {
   if (o.senders > o.members) throw new Error('--senders cannot exceed --members');
-  const c = await connectClients(ctx, o.members, o.connectRate, o.senders);
+  const c = await connectClients(ctx, o.members, o.connectRate, o.senders, o.place);
   requireAll('fanout: registered clients', c.registered, o.members, c.errors);
   const j = await joinAll(ctx, CHANNEL, 30_000);
   requireAll(`fanout: members of ${CHANNEL}`, j.joined, o.members, j.errors);
+  if (o.joinSettleMs !== undefined) await sleep(o.joinSettleMs);
 }
 
 function step(ctx: Context, o: FanoutOptions, rate: number, durationS: number): Promise<StepResult> {
@@ -75,6 +85,7 @@ function step(ctx: Context, o: FanoutOptions, rate: number, durationS: number): 
     wireSize: o.wireSize,
     tickMs: o.tickMs,
     drainMs: o.drainMs,
+    ...(o.mergeGroups !== undefined ? { mergeGroups: o.mergeGroups } : {}),
   });
 }
 
@@ -125,6 +136,9 @@ export async function runRamp(ctx: Context, o: RampOptions): Promise<RampResult>
       deliveriesPerSec: r.deliveriesPerSec,
       maxSendLagMs: r.maxSendLagMs,
       otherCores: r.cpu.otherCores,
+      ...(r.merged !== undefined
+        ? { mergedP99: Object.fromEntries(Object.entries(r.merged).map(([k, v]) => [k, v.latencyMs.p99])) }
+        : {}),
     });
     if (r.pass) {
       if (r.rate > best) {

@@ -8,7 +8,7 @@ import type { LatencySummary } from '../histogram.js';
 import type { LoadPlan, SenderSpec } from '../messages.js';
 import { cpuBetween, cpuSnapshot } from '../proc.js';
 import type { CpuUse } from '../proc.js';
-import { NICK_LENGTH, workerOf } from './common.js';
+import { NICK_LENGTH, serverPids, workerOf } from './common.js';
 import { waitForQuiet } from './common.js';
 import type { Context } from './common.js';
 
@@ -28,6 +28,8 @@ export interface StepSpec {
   wireSize: number;
   tickMs: number;
   drainMs: number;
+  /** Latency groups (ClientSpec.group) to report merged as well, by name (the cluster bench: all cross-node ones). */
+  mergeGroups?: Record<string, readonly number[]>;
 }
 
 export interface StepResult {
@@ -54,6 +56,10 @@ export interface StepResult {
   /** Seconds spent waiting for other processes to go quiet before the step. */
   quietWaitS: number;
   deliveredLineBytes: number;
+  /** Per latency group of the receivers (the cluster bench: per node), when the clients had groups. */
+  groups?: { delivered: number; latencyMs: LatencySummary }[];
+  /** StepSpec.mergeGroups: those groups' deliveries and latency together. */
+  merged?: Record<string, { delivered: number; latencyMs: LatencySummary }>;
   pass: boolean;
   errors: string[];
 }
@@ -99,7 +105,8 @@ export async function runStep(ctx: Context, spec: StepSpec): Promise<StepResult>
   });
   const loads = ctx.pool.all<'load'>((i) => ({ type: 'load', plan: plan(i) }));
   await sleep(Math.max(0, (startUs - nowUs()) / 1000));
-  const cpuStart = cpuSnapshot(ctx.target.pid);
+  const cpuStart = cpuSnapshot(serverPids(ctx.target));
+  ctx.onCpuWindow?.('start');
   ctx.pool.markElu();
   const loaded = await loads;
   const workerElu = ctx.pool.eluSinceMark();
@@ -121,10 +128,12 @@ export async function runStep(ctx: Context, spec: StepSpec): Promise<StepResult>
     if (received >= expected || Date.now() >= drainEnd) break;
     await sleep(25);
   }
-  const cpuEnd = cpuSnapshot(ctx.target.pid);
+  const cpuEnd = cpuSnapshot(serverPids(ctx.target));
+  ctx.onCpuWindow?.('end');
   const stats = await ctx.pool.all<'collect'>(() => ({ type: 'collect' }));
 
   const latency = new Histogram();
+  const groups: { delivered: number; latency: Histogram }[] = [];
   let delivered = 0;
   let duplicates = 0;
   let disconnected = 0;
@@ -136,6 +145,11 @@ export async function runStep(ctx: Context, spec: StepSpec): Promise<StepResult>
     duplicates += s.result.duplicates;
     disconnected += s.result.disconnected;
     lineBytes = Math.max(lineBytes, s.result.deliveredLineBytes);
+    s.result.byGroup?.forEach((g, i) => {
+      const into = (groups[i] ??= { delivered: 0, latency: new Histogram() });
+      into.delivered += g.received;
+      into.latency.merge(g.latency);
+    });
     errors.push(...s.result.errors);
     if (s.result.selfEchoes > 0) errors.push(`${s.result.selfEchoes} messages echoed to their sender`);
     if (s.result.foreign > 0) errors.push(`${s.result.foreign} benchmark lines from an unexpected sender`);
@@ -162,9 +176,32 @@ export async function runStep(ctx: Context, spec: StepSpec): Promise<StepResult>
     maxWriteBacklogBytes: backlog,
     quietWaitS,
     deliveredLineBytes: lineBytes,
+    ...(groups.length > 0
+      ? { groups: groups.map((g) => ({ delivered: g.delivered, latencyMs: summarize(g.latency) })) }
+      : {}),
+    ...(spec.mergeGroups !== undefined ? { merged: mergeGroups(groups, spec.mergeGroups) } : {}),
     pass: latencyMs.p99 < P99_LIMIT_MS && lost === 0 && disconnected === 0 && delivered > 0,
     errors: errors.slice(0, 10),
   };
+}
+
+function mergeGroups(
+  groups: { delivered: number; latency: Histogram }[],
+  sets: Record<string, readonly number[]>,
+): Record<string, { delivered: number; latencyMs: LatencySummary }> {
+  const out: Record<string, { delivered: number; latencyMs: LatencySummary }> = {};
+  for (const [name, members] of Object.entries(sets)) {
+    const h = new Histogram();
+    let delivered = 0;
+    for (const i of members) {
+      const g = groups[i];
+      if (g === undefined) continue;
+      h.merge(g.latency);
+      delivered += g.delivered;
+    }
+    out[name] = { delivered, latencyMs: summarize(h) };
+  }
+  return out;
 }
 
 export function describeStep(r: StepResult): string {

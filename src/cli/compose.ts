@@ -3,15 +3,20 @@
  * server. `natter serve`, host mode and the tests all start Natter through here.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { authenticator } from '../auth/authenticator.js';
 import { MemoryBus } from '../bus/memory.js';
+import { RedisBus } from '../bus/redis.js';
+import { RedisClaims } from '../bus/redis-claims.js';
 import { ConfigError, parseHostPort, toServerSettings } from '../config/load.js';
 import { defaultDataDir } from '../config/paths.js';
 import type { Config } from '../config/schema.js';
-import type { Clock } from '../core/ports.js';
+import { newNodeId } from '../core/msgid.js';
+import { dropNodeSessions, lostNodeReason } from '../core/nodes.js';
+import type { Bus, Clock } from '../core/ports.js';
 import { loadRegisteredRooms } from '../core/registered-rooms.js';
 import type { ServerSettings, StsSettings } from '../core/settings.js';
 import type { Store } from '../core/store.js';
@@ -40,6 +45,11 @@ export interface StartOptions {
   readonly reload?: () => Promise<Config>;
   /** More HTTP routes (host mode's /host-login), on every HTTP and HTTPS listener. */
   readonly routes?: readonly MountedRoutes[];
+  /**
+   * Cluster mode: the other nodes declared this one lost (it was cut off from Redis for longer than the lease) and
+   * dropped its users. It serves nobody from then on; `natter serve` exits so a supervisor starts a new node.
+   */
+  readonly onClusterLost?: (why: string) => void;
 }
 
 export interface RunningNatter {
@@ -100,6 +110,53 @@ function stsSettings(config: Config, tlsAddresses: readonly ListenAddress[]): St
   return { port, durationSeconds: config.tls.sts.durationSeconds, preload: config.tls.sts.preload };
 }
 
+/** The in-process bus, or in cluster mode the Redis one (docs/cluster.md). */
+async function openBus(config: Config, logger: Logger, onHealth: (healthy: boolean, why: string) => void): Promise<Bus> {
+  // A node id new at every start: session ids, and guests' view-once keys built on them, never repeat a past run's.
+  const nodeId = newNodeId();
+  if (config.cluster === undefined) return new MemoryBus(nodeId);
+  try {
+    const bus = await RedisBus.connect({
+      url: config.cluster.redis,
+      network: config.cluster.namespace,
+      nodeId,
+      leaseMs: config.cluster.leaseMs,
+      // Remote events wait until this node has copied the running network's state (network.bootstrap() below).
+      bootstrap: true,
+      onError(error) {
+        logger.error({ err: error }, 'cluster bus');
+      },
+      onHealth,
+    });
+    logger.info({ node: nodeId, namespace: config.cluster.namespace }, 'cluster: joined');
+    return bus;
+  } catch (error) {
+    throw new ConfigError(`cluster: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
+ * What `natter cluster status` shows of this node, kept in its lease (every lease renewal rewrites it): looked at
+ * every STATUS_CHECK_MS, and written at once when the session count or the service state changed.
+ */
+function reportStatus(bus: RedisBus, server: NatterServer, config: Config): NodeJS.Timeout {
+  const startedAt = Date.now();
+  let reported = '';
+  const report = (): void => {
+    const now = `${String(server.connections.size)} ${String(server.inService)}`;
+    if (now === reported) return;
+    reported = now;
+    bus.setStatus({ server: config.serverName, host: hostname(), pid: process.pid, startedAt, sessions: server.connections.size, inService: server.inService });
+  };
+  report();
+  const timer = setInterval(report, STATUS_CHECK_MS);
+  timer.unref();
+  return timer;
+}
+
+/** At most this stale; a write to Redis only on a change, so at most a few per second however busy the node. */
+const STATUS_CHECK_MS = 250;
+
 export async function startNatter(options: StartOptions): Promise<RunningNatter> {
   const { config, logger } = options;
   const store = await openStore(config);
@@ -122,9 +179,38 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
   };
   const reload = options.reload;
   let httpFace: HttpFace | undefined;
+  let bus: Bus;
+  // Set once the server exists; the bus reports changes of health only after it has connected.
+  const health = { change: (_healthy: boolean, _why: string): void => undefined };
+  try {
+    bus = await openBus(config, logger, (healthy, why) => {
+      health.change(healthy, why);
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  // Cluster mode: nicks and the founding of rooms are claimed in Redis, atomically across nodes (docs/cluster.md).
+  let claims: RedisClaims | undefined;
+  if (config.cluster !== undefined) {
+    try {
+      claims = await RedisClaims.connect({
+        url: config.cluster.redis,
+        network: config.cluster.namespace,
+        onError(error) {
+          logger.error({ err: error }, 'cluster claims');
+        },
+      });
+    } catch (error) {
+      await bus.close();
+      await store.close();
+      throw new ConfigError(`cluster: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
   const server: NatterServer = new NatterServer({
     settings: settingsOf(config),
-    bus: new MemoryBus(),
+    bus,
+    ...(claims === undefined ? {} : { claims }),
     clock: systemClock,
     auth: authenticator,
     store,
@@ -148,6 +234,24 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
       return settingsOf(next);
     },
   });
+  // Cluster mode (issue 9): out of service while Redis is out of reach; a lost node's users are dropped by one survivor.
+  health.change = (healthy: boolean, why: string): void => {
+    if (healthy) {
+      logger.warn({ why }, 'cluster: back in service');
+      server.setOutOfService(undefined);
+      return;
+    }
+    logger.error({ why }, 'cluster: out of service');
+    server.setOutOfService(`${config.serverName} lost the cluster; reconnect to another server`);
+    if (why.startsWith('this node was declared lost')) options.onClusterLost?.(why);
+  };
+  bus.onNodeLost((nodeId) => {
+    const users = dropNodeSessions(server.network, nodeId, lostNodeReason(config.serverName));
+    logger.warn({ node: nodeId, users }, 'cluster: a node was lost; its users quit');
+    // After the quits: their nicks and founded rooms are free again for everyone.
+    void claims?.releaseNode(nodeId);
+  });
+  const statusTimer = bus instanceof RedisBus ? reportStatus(bus, server, config) : undefined;
   // Kept whether or not HTTP listens now: REDACT and account drops still delete uploads stored before.
   const uploads = new UploadLibrary(store, join(dataDirOf(config), 'uploads'), (error, what) => {
     logger.error({ err: error }, what);
@@ -158,6 +262,10 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
   try {
     // Registered rooms are in memory before the first client can JOIN them (docs/chanserv.md).
     logger.info({ rooms: await loadRegisteredRooms(server.network, store) }, 'registered rooms loaded');
+    // Cluster mode: the users and rooms of the nodes already running, before this one takes a client (docs/cluster.md).
+    if (await server.network.bootstrap()) {
+      logger.info({ users: server.network.registeredCount, rooms: server.network.channels.size }, 'cluster: copied the running network');
+    }
     await server.applyRetention();
     // View-once messages that expired while the server was down go before anyone can ask for them.
     await server.sweepViewOnce();
@@ -165,13 +273,16 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
     if (tls !== undefined) for (const listen of config.tls.listen) tlsAddresses.push(await server.listenTls(parseHostPort(listen), tls));
     const https = tls !== undefined && config.https.listen.length > 0 ? { listen: config.https.listen.map(parseHostPort), identity: tls, hstsSeconds: config.tls.sts.durationSeconds } : undefined;
     if (config.http.listen.length > 0 || https !== undefined) {
-      httpFace = await startHttp(server, config.http.listen.map(parseHostPort), { webRoot: WEB_ROOT, logger, uploads, routes: options.routes ?? [], ...(https === undefined ? {} : { https }) });
+      const node = config.cluster === undefined ? {} : { node: bus.nodeId };
+      httpFace = await startHttp(server, config.http.listen.map(parseHostPort), { webRoot: WEB_ROOT, logger, uploads, routes: options.routes ?? [], ...node, ...(https === undefined ? {} : { https }) });
       bound.http = httpFace.addresses;
       bound.https = httpFace.httpsAddresses;
     }
   } catch (error) {
+    if (statusTimer !== undefined) clearInterval(statusTimer);
     await httpFace?.close();
     await server.shutdown('Startup failed', 0);
+    await claims?.close();
     await store.close();
     throw error;
   }
@@ -191,7 +302,11 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
     httpAddresses: httpFace?.addresses ?? [],
     httpsAddresses: httpFace?.httpsAddresses ?? [],
     async stop(reason = 'Server shutting down') {
+      if (statusTimer !== undefined) clearInterval(statusTimer);
       await server.shutdown(reason);
+      // Whatever this node's users still held (a room claim whose release raced the shutdown) is free for the others.
+      await claims?.releaseNode(bus.nodeId);
+      await claims?.close();
       await httpFace?.close();
       await store.close();
     },

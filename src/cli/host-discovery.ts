@@ -57,8 +57,10 @@ export interface DiscoveredHost {
   readonly fingerprint: string;
 }
 
+/** NATTER_MDNS_INTERFACE: the one interface to use, by its address, on a machine with several (docs/terminal-client.md). */
 function mdnsOptions(interfaceAddress: string | undefined): Record<string, unknown> {
-  return interfaceAddress === undefined ? {} : { interface: interfaceAddress, bind: '0.0.0.0' };
+  const chosen = interfaceAddress ?? (process.env['NATTER_MDNS_INTERFACE'] || undefined);
+  return chosen === undefined ? {} : { interface: chosen, bind: '0.0.0.0' };
 }
 
 /** A DNS label holds at most 63 bytes: cut the name on a character boundary. */
@@ -77,15 +79,18 @@ function toError(error: unknown): Error {
 
 /**
  * bonjour-service leaves the multicast-dns socket's 'error' event (EACCES, EADDRINUSE on 5353) without a listener,
- * which would end the process: send it to `onError` instead.
+ * which would end the process: send it to `onError` instead. Its 'warning' (joining the multicast group failed, e.g.
+ * NATTER_MDNS_INTERFACE names no interface of this machine) goes there too, or nothing would say why no host is found.
  */
 function catchSocketErrors(bonjour: Bonjour, onError: (error: Error) => void): void {
   const server = (bonjour as unknown as { server?: { mdns?: { on?: unknown } } }).server;
   const mdns = server?.mdns;
   if (mdns !== undefined && typeof mdns.on === 'function') {
-    (mdns as { on(event: string, listener: (error: unknown) => void): void }).on('error', (error) => {
-      onError(toError(error));
-    });
+    for (const event of ['error', 'warning']) {
+      (mdns as { on(event: string, listener: (error: unknown) => void): void }).on(event, (error) => {
+        onError(toError(error));
+      });
+    }
   }
 }
 

@@ -219,8 +219,9 @@ export async function host(flags: HostFlags): Promise<void> {
   } finally {
     await store.close();
   }
-  // The network's name follows the room's, also when the name came from host.json.
-  config = { ...config, networkName: networkNameOf(identity.title) };
+  // The network's name follows the room's, also when the name came from host.json; everyone who connects (a guest in
+  // the browser, irssi, `natter connect`) lands in the room without having to find it (autojoin).
+  config = { ...config, networkName: networkNameOf(identity.title), autojoin: [identity.room] };
 
   const logger = makeLogger(config.logLevel);
   const tokens = new HostLoginTokens();

@@ -1,5 +1,5 @@
 /** The `natter` command line. */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig } from '../config/load.js';
@@ -9,10 +9,15 @@ import { CertificateError } from '../net/certificates.js';
 import { StoreOpenError } from '../store/kysely-store.js';
 import { AccountCommandError, addAccount, deleteAccount, listAccounts, readPassword, setAccountOper, setAccountPassword } from './account.js';
 import type { StoreFlags } from './account.js';
+import { ClusterStatusError, clusterStatus } from './cluster-status.js';
+import type { ClusterStatusFlags } from './cluster-status.js';
 import { startNatter, stopOnSignals, VERSION } from './compose.js';
 import { DEFAULT_IRC_PORT, DEFAULT_WEB_PORT, host, portOption, TLS_PORT_OFFSET } from './host.js';
 import type { HostFlags } from './host.js';
 import { HostError } from './host-identity.js';
+import { CertificateChangedError, SignInError, connect } from './connect.js';
+import type { ConnectFlags } from './connect.js';
+import { ConnectError } from '../tui/address.js';
 
 function makeLogger(level: string): Logger {
   // Pretty, human lines on a terminal; one JSON object per line otherwise (for log collectors).
@@ -39,6 +44,7 @@ interface ServeFlags {
   logLevel?: string;
   /** false with --no-history. */
   history?: boolean;
+  cluster?: string;
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
@@ -52,6 +58,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   if (flags.history === false) overrides.history = { enabled: false };
   if (flags.http !== undefined) overrides.http = { listen: flags.http };
   if (flags.https !== undefined) overrides.https = { listen: flags.https };
+  if (flags.cluster !== undefined) overrides.cluster = { redis: flags.cluster };
   if (flags.listenTls !== undefined || flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
     overrides.tls = {
       ...(flags.listenTls === undefined ? {} : { listen: flags.listenTls }),
@@ -62,7 +69,18 @@ async function serve(flags: ServeFlags): Promise<void> {
   const reload = () => loadConfig(flags.config, overrides);
   const config = await reload();
   const logger = makeLogger(config.logLevel);
-  const natter = await startNatter({ config, logger, configSource: flags.config ?? 'command line', reload });
+  const natter = await startNatter({
+    config,
+    logger,
+    configSource: flags.config ?? 'command line',
+    reload,
+    onClusterLost(why) {
+      // The others have dropped this node's users: its view of the network is stale for good. A supervisor (systemd,
+      // a container runtime) starts it again, as a new node.
+      logger.fatal({ why }, 'this node left the cluster; exiting');
+      void natter.stop('This server left the cluster').finally(() => process.exit(1));
+    },
+  });
   const { tls } = natter;
   if (tls !== undefined) {
     // Also outside the log (which may be JSON, or silenced): users compare it with what their client shows.
@@ -88,12 +106,21 @@ function withStoreOptions(command: Command): Command {
 
 /** Errors that are a plain one-line message: the exit code for each; anything else is a bug and shows its stack. */
 function exitCodeOf(error: unknown): number | undefined {
-  if (error instanceof AccountCommandError) return 1;
-  if (error instanceof ConfigError || error instanceof StoreOpenError || error instanceof CertificateError || error instanceof HostError) return 2;
+  if (error instanceof AccountCommandError || error instanceof SignInError || error instanceof ClusterStatusError) return 1;
+  if (error instanceof CertificateChangedError) return 3;
+  if (error instanceof ConfigError || error instanceof ConnectError || error instanceof StoreOpenError || error instanceof CertificateError || error instanceof HostError) return 2;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   // Binding a listener: the address is taken, not ours, or needs privileges.
   if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') return 2;
   return undefined;
+}
+
+function secondsOption(option: string): (value: string) => number {
+  return (value) => {
+    const seconds = Number(value);
+    if (!/^\d+(\.\d+)?$/.test(value) || seconds <= 0 || seconds > 60) throw new InvalidArgumentError(`${option}: expected seconds between 0 and 60, got "${value}"`);
+    return seconds;
+  };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -115,6 +142,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--database <url>', 'keep accounts and rooms in PostgreSQL, postgres://user@host:port/database, instead of the data folder')
     .option('--config <file>', 'a JSON configuration file (see docs/configuration.md)')
     .option('--no-history', 'keep no message history (CHATHISTORY answers that none is kept)')
+    .option('--cluster <redis-url>', 'cluster mode: serve one network with the other nodes on this Redis, redis://host:port (needs --database; see docs/cluster.md)')
     .addOption(new Option('--log-level <level>', 'how much to log').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .action(serve);
 
@@ -131,6 +159,21 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--log-level <level>', 'how much to log, on standard error (default warn)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .addHelpText('after', '\nSee docs/host.md.')
     .action((flags: HostFlags) => host(flags));
+
+  program
+    .command('connect')
+    .description('chat in the terminal: a full-screen client for a Natter host (or any IRC server); without an address, pick one found on the LAN')
+    .argument('[address]', 'HOST[:PORT], [IPv6]:PORT, irc://HOST[:PORT] or ircs://HOST[:PORT] (default port 6697 with TLS)')
+    .option('--nick <nick>', 'your nick (default: the account, else your login name)')
+    .option('--account <name>', 'log in to this account; the password is asked for (or read from NATTER_PASSWORD)')
+    .option('--register', 'create the --account while connecting')
+    .option('--tls', 'use TLS (the default, except on port 6667)')
+    .option('--no-tls', 'plain TCP: others on the network can read the chat')
+    .option('--list', 'only list the hosts found on the LAN')
+    .option('--wait <seconds>', 'how long to look for hosts on the LAN (default 3)', secondsOption('--wait'))
+    .option('--forget', 'forget the remembered TLS certificate of the address (after the host made a new one)')
+    .addHelpText('after', '\nKeys and commands: /help inside the client. See docs/terminal-client.md.')
+    .action((address: string | undefined, flags: ConnectFlags) => connect(address, flags));
 
   program
     .command('hash-password')
@@ -162,6 +205,17 @@ export async function main(argv: string[]): Promise<void> {
       .option('--off', 'take the server operator status away')
       .description('make the account a server operator when it logs in (+o)'),
   ).action((name: string, flags: StoreFlags & { off?: boolean }) => setAccountOper(name, flags.off === true, flags));
+
+  const cluster = program.command('cluster').description('cluster mode (see docs/cluster.md)');
+  cluster
+    .command('status')
+    .description('list the live nodes of a cluster with their sessions, read from Redis (no database needed)')
+    .option('--cluster <redis-url>', 'the Redis of the cluster, redis://host:port (default: "cluster.redis" of --config)')
+    .option('--namespace <ns>', 'the key namespace of the network (default: "cluster.namespace" of --config, else natter)')
+    .option('--config <file>', 'the JSON configuration file natter serve uses (only its "cluster" object is read)')
+    .option('--json', 'print JSON instead of a table')
+    .addHelpText('after', '\nExit codes: 0 (also with no live nodes), 1 when Redis cannot be reached, 2 for bad or missing settings.')
+    .action((flags: ClusterStatusFlags) => clusterStatus(flags));
 
   try {
     await program.parseAsync(argv);

@@ -116,7 +116,8 @@ export function splitText(text: string, maxBytes: number): string[] {
       bytes += size;
       cut += char.length;
     }
-    const space = rest.lastIndexOf(' ', cut);
+    // A space inside the piece (before `cut`), so the piece with it stays within maxBytes.
+    const space = rest.lastIndexOf(' ', cut - 1);
     if (space > cut / 2) cut = space + 1;
     pieces.push(rest.slice(0, cut));
     rest = rest.slice(cut);

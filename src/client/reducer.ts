@@ -618,6 +618,9 @@ function applyJoin(state: ClientState, message: IrcMessage, now: number): Client
     ...(who.host === undefined ? {} : { host: who.host }),
   });
   next = withBuffer(next, key, { ...buffer, name: self ? room : buffer.name, joined: self ? true : buffer.joined, members });
+  // Our own JOIN while the server buffer is shown (one we did not ask for, e.g. the server's autojoin, or the first
+  // room after signing in): the room becomes the active buffer, so a guest lands in the room, not the server log.
+  if (self && next.active === SERVER_BUFFER) next = { ...next, active: key };
   const event = eventMessage(next, message, now);
   return event === undefined ? next : addMessages(event.state, room, 'room', [event.message], false);
 }
@@ -972,7 +975,9 @@ function applyIsupport(state: ClientState, tokens: readonly string[]): ClientSta
     isupport.set(key, value);
     if (key === 'CASEMAPPING') casemapping = value === 'ascii' ? 'ascii' : 'rfc1459';
   }
-  return { ...state, isupport, casemapping };
+  // ISUPPORT values escape spaces and the like as \xHH (Modern IRC, "RPL_ISUPPORT").
+  const network = isupport.get('NETWORK')?.replace(/\\x([0-9A-Fa-f]{2})/g, (_match, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  return { ...state, isupport, casemapping, ...(network === undefined || network === '' ? {} : { networkName: network }) };
 }
 
 function applyNames(state: ClientState, room: string, entries: readonly string[]): ClientState {

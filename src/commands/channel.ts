@@ -49,6 +49,33 @@ function sendJoinReplies(ctx: CommandContext, channel: Channel): void {
   if (!ctx.device.hasCap(Cap.noImplicitNames)) sendNames(ctx, channel);
 }
 
+/** One room of a JOIN: the checks of core's joinChannel, then the replies; undefined when already a member. */
+function joinOne(ctx: CommandContext, name: string, key: string | undefined): Promise<void> | undefined {
+  const joined = joinChannel(ctx.network, ctx.session, name, key);
+  // Cluster mode: a room's first JOIN waits for its network-wide claim (issue 9).
+  if (joined instanceof Promise) return joined.then((channel) => (channel === undefined ? undefined : afterJoin(ctx, channel)));
+  return joined === undefined ? undefined : afterJoin(ctx, joined);
+}
+
+/** What the joining user's connections get once the JOIN went out. */
+function afterJoin(ctx: CommandContext, channel: Channel): Promise<void> | undefined {
+  const replies = (): void => {
+    sendJoinReplies(ctx, channel);
+    // The user's other devices saw the JOIN too: they get its topic and NAMES as well (multi-device).
+    for (const device of ctx.session.devices) {
+      if (device === ctx.device) continue;
+      const other = new CommandContext(ctx.server, ctx.session, device);
+      sendJoinReplies(other, channel);
+      other.flush();
+    }
+  };
+  // draft/read-marker: MARKREAD right after the JOIN (before RPL_ENDOFNAMES), which may wait on the store.
+  const marker = sendJoinReadMarker(ctx, channel);
+  if (marker !== undefined) return marker.then(replies);
+  replies();
+  return undefined;
+}
+
 function handleJoin(ctx: CommandContext, channels: string, keys: string | undefined): Promise<void> | undefined {
   if (channels === '0') {
     partAll(ctx.network, ctx.session);
@@ -58,24 +85,17 @@ function handleJoin(ctx: CommandContext, channels: string, keys: string | undefi
   let index = 0;
   return eachTarget(ctx, channels, (name) => {
     const key = keyList[index++];
-    const channel = joinChannel(ctx.network, ctx.session, name, key === '' ? undefined : key);
-    if (channel === undefined) return undefined;
-    const replies = (): void => {
-      sendJoinReplies(ctx, channel);
-      // The user's other devices saw the JOIN too: they get its topic and NAMES as well (multi-device).
-      for (const device of ctx.session.devices) {
-        if (device === ctx.device) continue;
-        const other = new CommandContext(ctx.server, ctx.session, device);
-        sendJoinReplies(other, channel);
-        other.flush();
-      }
-    };
-    // draft/read-marker: MARKREAD right after the JOIN (before RPL_ENDOFNAMES), which may wait on the store.
-    const marker = sendJoinReadMarker(ctx, channel);
-    if (marker !== undefined) return marker.then(replies);
-    replies();
-    return undefined;
+    return joinOne(ctx, name, key === '' ? undefined : key);
   });
+}
+
+/**
+ * Joins `rooms` one by one exactly as a JOIN of each would, without a key: the same checks, replies and numerics;
+ * a refused room does not stop the next. One JOIN per room, so MAXTARGETS does not cut a long list (server-side
+ * autojoin, welcome.ts).
+ */
+export async function joinRooms(ctx: CommandContext, rooms: readonly string[]): Promise<void> {
+  for (const room of rooms) await eachTarget(ctx, room, (name) => joinOne(ctx, name, undefined));
 }
 
 interface ListFilter {

@@ -142,8 +142,12 @@ export class CommandContext {
     }
   }
 
+  /**
+   * A reference tag unique on this connection, which is all IRCv3 batch asks; letters and digits only, as it
+   * requires (a device id holds the node id and a dot). Multiline batches use "ml<msgid>" (core/multiline.ts).
+   */
   newBatchRef(): string {
-    return `${this.device.id}b${(this.nextBatchRef++).toString(36)}`;
+    return `b${(this.nextBatchRef++).toString(36)}`;
   }
 
   /** Writes what is queued so far, unless the command is labeled (its response is sent whole, at the end). */

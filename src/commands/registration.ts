@@ -1,6 +1,6 @@
 /** PASS, NICK, USER, PING, PONG, QUIT (Modern IRC "Connection Messages"). */
 import { changeNick, quit } from '../core/users.js';
-import { detachDevice } from '../core/devices.js';
+import { detachDevice, leaveNode } from '../core/devices.js';
 import * as N from '../protocol/numerics.js';
 import type { CommandTable } from './types.js';
 import { protectNick } from './services.js';
@@ -56,10 +56,16 @@ export const registrationCommands: CommandTable = {
       // A second device of an account asks for the nick its first device holds: refused (433) for now, but if it
       // then logs in to that account it joins that user (welcome.ts) without needing a nick of its own.
       if (!wasRegistered) ctx.wantedNick = nick;
-      changeNick(ctx.network, ctx.session, nick);
-      if (!wasRegistered) return tryCompleteRegistration(ctx);
-      // A registered user who takes an account's nick must log in to keep it.
-      return ctx.session.nickFolded === before ? undefined : protectNick(ctx);
+      const session = ctx.session;
+      const then = (): Promise<void> | undefined => {
+        // Cluster mode: the connection may have closed while the nick was claimed (issue 9).
+        if (ctx.network.sessions.get(session.id) !== session) return undefined;
+        if (!wasRegistered) return tryCompleteRegistration(ctx);
+        // A registered user who takes an account's nick must log in to keep it.
+        return session.nickFolded === before ? undefined : protectNick(ctx);
+      };
+      const changing = changeNick(ctx.network, session, nick);
+      return changing instanceof Promise ? changing.then(then) : then();
     },
   },
   USER: {
@@ -100,7 +106,7 @@ export const registrationCommands: CommandTable = {
       const text = reason === undefined || reason === '' ? 'Client Quit' : `Quit: ${fitTrailing(`:${ctx.session.prefix} QUIT :Quit: `, reason)}`;
       ctx.flush();
       // QUIT from one device of several closes that device only; the user stays with the others (multi-device).
-      if (!detachDevice(ctx.session, ctx.device)) quit(ctx.network, ctx.session, text);
+      if (!detachDevice(ctx.session, ctx.device) && !(ctx.session.registered && leaveNode(ctx.network, ctx.session, ctx.device))) quit(ctx.network, ctx.session, text);
       ctx.device.link.close(text);
     },
   },

@@ -9,7 +9,7 @@ import type { IsupportTokens } from '../protocol/isupport.js';
 import { isupportLines } from '../protocol/isupport.js';
 import * as N from '../protocol/numerics.js';
 import type { CommandContext } from './context.js';
-import { sendNames, sendTopic } from './channel.js';
+import { joinRooms, sendNames, sendTopic } from './channel.js';
 import { attachDevice, sessionOfAccount } from '../core/devices.js';
 import { Outbound } from '../core/outbound.js';
 import type { Session } from '../core/session.js';
@@ -125,7 +125,11 @@ async function joinAsDevice(ctx: CommandContext, user: Session): Promise<void> {
   }
 }
 
-/** What depends on the store once a session is on the network: operator accounts get +o; nicks are guarded. */
+/**
+ * What depends on the store once a session is on the network: operator accounts get +o; nicks are guarded. Then the
+ * configured `autojoin` rooms, as if the client had sent JOIN for each (InspIRCd's conn_join): guests, SASL logins
+ * and REGISTER before connecting all end here; an extra device of a user online does not (joinAsDevice).
+ */
 async function afterRegistration(ctx: CommandContext): Promise<void> {
   const { session, network, server } = ctx;
   if (session.accountId !== undefined) {
@@ -133,6 +137,12 @@ async function afterRegistration(ctx: CommandContext): Promise<void> {
     if (account?.isOper === true && !session.isOper) becomeOperator(network, session, `account:${account.name}`);
   }
   await protectNick(ctx);
+  const rooms = network.settings.autojoin;
+  // The connection may have closed while the store answered: a session gone from the network joins nothing.
+  if (rooms.length === 0 || network.sessions.get(session.id) !== session) return;
+  // The welcome goes out before the JOINs, which the network delivers to the connection directly.
+  ctx.flushPartial();
+  await joinRooms(ctx, rooms);
 }
 
 function sendWelcome(ctx: CommandContext): void {

@@ -25,6 +25,8 @@ export interface ConfigOverrides {
   http?: { listen?: string[] };
   /** --https, merged into the file's "https" object. */
   https?: { listen?: string[] };
+  /** --cluster, merged into the file's "cluster" object. */
+  cluster?: { redis?: string };
 }
 
 function describeIssue(issue: z.core.$ZodIssue, source: string): string {
@@ -64,7 +66,7 @@ export async function loadConfig(path: string | undefined, overrides: ConfigOver
   const merged: Record<string, unknown> = { ...(fromFile as Record<string, unknown>) };
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
-    if (key === 'tls' || key === 'history' || key === 'http' || key === 'https') {
+    if (key === 'tls' || key === 'history' || key === 'http' || key === 'https' || key === 'cluster') {
       const fromFileSection = typeof merged[key] === 'object' && merged[key] !== null ? (merged[key] as Record<string, unknown>) : {};
       const flags = Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined));
       merged[key] = { ...fromFileSection, ...flags };
@@ -91,6 +93,7 @@ export function toServerSettings(config: Config): ServerSettings {
     viewOnce: config.viewOnce,
     sts: undefined,
     uploads: config.uploads,
+    autojoin: config.autojoin,
   };
 }
 

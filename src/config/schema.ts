@@ -3,6 +3,7 @@
  * Every key is optional in the file; an unknown key or a wrong value is refused naming the key.
  */
 import { z } from 'zod';
+import { isValidChannelName } from '../core/rooms.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:6667 or [::1]:6667');
 const serverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z0-9.-]*$/, 'expected a host-like name with a dot, e.g. irc.example.org');
@@ -120,6 +121,8 @@ export const configSchema = z.strictObject({
   casemapping: z.enum(['rfc1459', 'ascii']).default('rfc1459'),
   motd: z.union([z.string(), z.array(z.string())]).default(['Welcome to Natter.', 'Be kind, and have a good chat.']),
   password: z.string().min(1).optional(),
+  /** Rooms every new connection is joined to once registered, as if it had sent JOIN (InspIRCd's conn_join). */
+  autojoin: z.array(z.string()).default([]),
   opers: z.array(operSchema).default([]),
   admin: z
     .strictObject({
@@ -142,6 +145,34 @@ export const configSchema = z.strictObject({
   https: z.strictObject({ listen: z.array(hostPort).default([]) }).default({ listen: [] }),
   uploads: uploadsSchema.default(uploadsSchema.parse({})),
   tls: tlsSchema.default(tlsSchema.parse({})),
+  /** Cluster mode (docs/cluster.md): several processes serve one network through Redis; the store is PostgreSQL. */
+  cluster: z
+    .strictObject({
+      redis: z.string().regex(/^rediss?:\/\//, 'expected a Redis URL, redis://host:port'),
+      /** Every Redis key of this network starts with it: several networks may share one Redis. */
+      namespace: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected 1 to 64 letters, digits, ".", "_", ":" or "-"').default('natter'),
+      /** How long a node may go silent before the others declare it lost and drop its users. */
+      leaseMs: z.number().int().min(500).max(60_000).default(5000),
+    })
+    .optional(),
+}).superRefine((config, issues) => {
+  if (config.cluster !== undefined && config.database === undefined) {
+    issues.addIssue({
+      code: 'custom',
+      path: ['cluster'],
+      message: 'cluster mode keeps accounts, rooms and history in one PostgreSQL database that every node shares: give "database" too (--database postgres://user@host:port/database)',
+    });
+  }
+  // Checked here, not per item: a name's longest length is limits.channelLength, a sibling key.
+  config.autojoin.forEach((name, index) => {
+    if (!isValidChannelName(name, config.limits.channelLength)) {
+      issues.addIssue({
+        code: 'custom',
+        path: ['autojoin', index],
+        message: `expected a channel name: "#" then up to ${String(config.limits.channelLength - 1)} characters, no spaces, commas or colons (got ${JSON.stringify(name)})`,
+      });
+    }
+  });
 });
 
 export type ConfigFile = z.input<typeof configSchema>;

@@ -7,7 +7,7 @@ import type { Network } from './network.js';
 import type { Session } from './session.js';
 import type { AccountRecord, Store } from './store.js';
 import { StoreConflictError } from './store.js';
-import { becomeOperator, changeUserModes, isValidNick } from './users.js';
+import { becomeOperator, changeUserModes, isValidNick, withNickClaim } from './users.js';
 
 /** Names the services answer to; nobody may take them as a nick or an account. */
 export const SERVICE_NICKS: readonly string[] = ['NickServ', 'ChanServ'];
@@ -104,14 +104,28 @@ export async function guardNick(network: Network, store: Store, session: Session
   return owner.name;
 }
 
-/** Renames every session whose grace period is over and which still holds the protected nick. */
+/**
+ * Renames every session whose grace period is over and which still holds the protected nick. The guest nick is
+ * claimed network-wide first (issue 9); a refused or failed claim tries again with another at the next turn.
+ */
 export function renameIntruders(network: Network): void {
   const now = network.clock.now();
-  for (const [session, deadline] of network.nickDeadlines) {
+  for (const [session, deadline] of [...network.nickDeadlines]) {
     if (deadline.at > now) continue;
     network.nickDeadlines.delete(session);
     if (session.nickFolded !== deadline.nickFolded || network.sessions.get(session.id) !== session) continue;
-    network.publish({ type: 'nickChanged', id: session.id, nick: guestNick(network), time: now });
+    const nick = guestNick(network);
+    let answeredAtOnce = true;
+    const again = (): void => {
+      if (network.sessions.get(session.id) === session && session.nickFolded === deadline.nickFolded) network.nickDeadlines.set(session, deadline);
+    };
+    const rename = (): void => {
+      const time = answeredAtOnce ? now : network.clock.now();
+      network.publish({ type: 'nickChanged', id: session.id, nick, time, msgid: network.msgids.next() });
+    };
+    const renaming = withNickClaim(network, session, network.fold(nick), rename, again);
+    answeredAtOnce = false;
+    if (renaming !== undefined) void renaming.catch(again);
   }
 }
 

@@ -1,4 +1,5 @@
 /** A room (an IRC channel), its members with their roles, and its modes and lists. */
+import type { Route } from './ports.js';
 import type { Session } from './session.js';
 
 /**
@@ -154,6 +155,15 @@ export class Channel {
   readonly invited = new Set<string>();
   /** Set while the room is registered: it then outlives its last member (docs/rooms.md "Registered rooms"). */
   registration: RoomRegistration | undefined = undefined;
+  /**
+   * The nodes that have members here (Session.node), kept by network.apply() as members come and go, so routing a
+   * message to them (Network.publish) costs nothing per member. Read by the bus inside publish(), never kept.
+   */
+  readonly nodes = new Set<string>();
+  /** How many members each node in `nodes` has. */
+  readonly membersPerNode = new Map<string, number>();
+  /** The route of the room's messages when the sender's node has members here: every node in `nodes`. */
+  readonly route: Route = { nodes: this.nodes };
 
   constructor(
     readonly name: string,

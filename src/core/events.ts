@@ -5,7 +5,10 @@
  */
 
 export interface UserIntro {
+  /** Unique across the nodes of a network: "<node>.<n>" (net/server.ts). */
   readonly id: string;
+  /** The session's home node (Bus.nodeId of the node its connection is on), which routes its messages. */
+  readonly node: string;
   readonly nick: string;
   readonly user: string;
   readonly host: string;
@@ -39,7 +42,9 @@ export interface RoleChange {
 
 export type NetworkEvent =
   | { readonly type: 'userRegistered'; readonly user: UserIntro }
-  | { readonly type: 'nickChanged'; readonly id: string; readonly nick: string; readonly time: number }
+  // The events members see as a line (NICK, QUIT, JOIN, PART, KICK, TOPIC, MODE) carry their msgid, given by the
+  // publishing node, so every node delivers (and history keeps) the same id (issue 9).
+  | { readonly type: 'nickChanged'; readonly id: string; readonly nick: string; readonly time: number; readonly msgid: string }
   | {
       readonly type: 'accountChanged';
       readonly id: string;
@@ -48,7 +53,14 @@ export type NetworkEvent =
       readonly accountId: number | undefined;
       readonly time: number;
     }
-  | { readonly type: 'userQuit'; readonly id: string; readonly reason: string; readonly time: number }
+  | { readonly type: 'userQuit'; readonly id: string; readonly reason: string; readonly time: number; readonly msgid: string }
+  /** Cluster mode: a device of this session connected to `node`, which had none (multi-device across nodes). */
+  | { readonly type: 'deviceNodeAdded'; readonly id: string; readonly node: string }
+  /**
+   * Cluster mode: the last device of this session on `node` is gone (or the node is), while the session has devices on
+   * other nodes: it stays on the network. When `node` was its home, the next node becomes its home.
+   */
+  | { readonly type: 'deviceNodeRemoved'; readonly id: string; readonly node: string }
   | { readonly type: 'awayChanged'; readonly id: string; readonly message: string | undefined; readonly time: number }
   | { readonly type: 'userModeChanged'; readonly id: string; readonly modes: number; readonly changes: string; readonly time: number }
   | { readonly type: 'realnameChanged'; readonly id: string; readonly realname: string; readonly time: number }
@@ -63,8 +75,16 @@ export type NetworkEvent =
       readonly name: string;
       readonly created: boolean;
       readonly time: number;
+      readonly msgid: string;
     }
-  | { readonly type: 'channelParted'; readonly id: string; readonly channel: string; readonly reason: string | undefined; readonly time: number }
+  | {
+      readonly type: 'channelParted';
+      readonly id: string;
+      readonly channel: string;
+      readonly reason: string | undefined;
+      readonly time: number;
+      readonly msgid: string;
+    }
   | {
       readonly type: 'memberKicked';
       readonly by: string;
@@ -72,8 +92,9 @@ export type NetworkEvent =
       readonly target: string;
       readonly reason: string;
       readonly time: number;
+      readonly msgid: string;
     }
-  | { readonly type: 'topicChanged'; readonly by: string; readonly channel: string; readonly topic: string; readonly time: number }
+  | { readonly type: 'topicChanged'; readonly by: string; readonly channel: string; readonly topic: string; readonly time: number; readonly msgid: string }
   | {
       readonly type: 'channelModeChanged';
       /** A nick!user@host or the server name. */
@@ -83,6 +104,7 @@ export type NetworkEvent =
       /** In a registered room: the roles of logged-in members this change stored (docs/chanserv.md). */
       readonly roles?: readonly RoleChange[];
       readonly time: number;
+      readonly msgid: string;
     }
   | {
       readonly type: 'userInvited';
@@ -164,6 +186,8 @@ export type NetworkEvent =
       readonly marker: number;
       /** The connection that set it: it has its reply already. */
       readonly device: string | undefined;
+      /** When it was set: the server-time of the MARKREAD lines, the same on every node. */
+      readonly time: number;
     }
   // Registered rooms (ChanServ): each is published after its store write was awaited.
   | {

@@ -178,7 +178,7 @@ function flagState(channel: Channel, letter: string): boolean {
 
 export function applyChannelModes(network: Network, session: Session, channel: Channel, changes: readonly ModeChange[]): void {
   if (changes.length === 0) return;
-  network.publish({ type: 'channelModeChanged', by: session.prefix, channel: channel.nameFolded, changes, time: network.clock.now() });
+  network.publish({ type: 'channelModeChanged', by: session.prefix, channel: channel.nameFolded, changes, time: network.clock.now(), msgid: network.msgids.next() });
 }
 
 /**
@@ -206,7 +206,7 @@ export function changeChannelModes(
     if (request.changes.length === 0) return request;
     const time = network.clock.now();
     const roles = current.registration === undefined ? [] : await storeModeChanges(network, store, session, current, request.changes, time);
-    network.publish({ type: 'channelModeChanged', by: session.prefix, channel: current.nameFolded, changes: request.changes, roles, time });
+    network.publish({ type: 'channelModeChanged', by: session.prefix, channel: current.nameFolded, changes: request.changes, roles, time, msgid: network.msgids.next() });
     return request;
   });
 }

@@ -12,9 +12,12 @@ import * as N from '../protocol/numerics.js';
 import { MsgidSource } from './msgid.js';
 import { deliverMultilineToChannel, deliverMultilineToUser } from './multiline.js';
 import { Outbound } from './outbound.js';
-import type { Bus, Clock } from './ports.js';
+import { LocalClaims } from './local-claims.js';
+import type { Bus, Claims, Clock, Route } from './ports.js';
 import { Session, UserMode } from './session.js';
 import type { ServerSettings } from './settings.js';
+import { readSnapshot, SNAPSHOT_VERSION, SnapshotError } from './snapshot.js';
+import type { ChannelSnapshot, NetworkSnapshot, SessionSnapshot } from './snapshot.js';
 import type { HistoryCommand } from './history.js';
 import { deliverViewOnce, deliverViewOnceOpened } from './view-once.js';
 
@@ -70,18 +73,180 @@ export class Network {
   readonly msgids = new MsgidSource();
   /** MONITOR lists of this node's sessions (core/monitor.ts); only sign-on/off and presence events touch it. */
   readonly monitor = new MonitorRegistry();
+  private ownRoute: Route = undefined;
+  /**
+   * Who holds each nick and who founded each room, network-wide (issue 9): asked before NICK and a room's first JOIN
+   * are published. One process answers from memory; cluster mode gives the Redis one (ServerOptions.claims).
+   */
+  claims: Claims;
 
   constructor(
     settings: ServerSettings,
     readonly clock: Clock,
     readonly bus: Bus,
+    claims: Claims = new LocalClaims(),
   ) {
     this.settings = settings;
+    this.claims = claims;
     this.fold = casefolder(settings.casemapping);
     this.startedAt = clock.now();
-    bus.subscribe((event) => {
-      this.apply(event);
+    bus.subscribe((event, delivery) => {
+      this.apply(event, delivery.local);
     });
+    bus.onSnapshotRequest(() => this.exportState());
+  }
+
+  /**
+   * Cluster mode (issue 9): before this node serves anyone, takes the state of a node of the running network (its
+   * users and rooms) and then follows the events that came after it. Resolves false when no node was there to give
+   * one: the network is then what this node has (the registered rooms loaded from the store). Rejects when it could
+   * not get a consistent copy; the node must then not serve.
+   */
+  bootstrap(): Promise<boolean> {
+    return this.bus.bootstrap((snapshot) => {
+      this.importState(readSnapshot(snapshot));
+    });
+  }
+
+  /** The state every mirror keeps, as plain JSON data (core/snapshot.ts), for a node that joins. */
+  exportState(): NetworkSnapshot {
+    const sessions: SessionSnapshot[] = [];
+    for (const session of this.sessions.values()) {
+      if (!session.registered) continue;
+      sessions.push({
+        id: session.id,
+        node: session.node,
+        ...(session.otherNodes.size === 0 ? {} : { otherNodes: [...session.otherNodes] }),
+        nick: session.nick,
+        user: session.user,
+        host: session.host,
+        ip: session.ip,
+        realname: session.realname,
+        modes: session.modes,
+        signonAt: session.signonAt,
+        ...(session.account === undefined ? {} : { account: session.account }),
+        ...(session.accountId === undefined ? {} : { accountId: session.accountId }),
+        ...(session.away === undefined ? {} : { away: session.away }),
+      });
+    }
+    const channels: ChannelSnapshot[] = [];
+    for (const channel of this.channels.values()) {
+      const { modes, lists, registration } = channel;
+      channels.push({
+        name: channel.name,
+        nameFolded: channel.nameFolded,
+        createdAt: channel.createdAt,
+        topic: channel.topic,
+        topicSetBy: channel.topicSetBy,
+        topicSetAt: channel.topicSetAt,
+        modes: {
+          noExternal: modes.noExternal,
+          topicLocked: modes.topicLocked,
+          secret: modes.secret,
+          inviteOnly: modes.inviteOnly,
+          moderated: modes.moderated,
+          ...(modes.key === undefined ? {} : { key: modes.key }),
+          ...(modes.limit === undefined ? {} : { limit: modes.limit }),
+        },
+        lists: { b: [...lists.b], e: [...lists.e], I: [...lists.I] },
+        invited: [...channel.invited],
+        ...(registration === undefined
+          ? {}
+          : {
+              registration: {
+                founderId: registration.founderId,
+                founderName: registration.founderName,
+                registeredAt: registration.registeredAt,
+                history: registration.history,
+                roles: [...registration.roles].map(([accountId, role]) => [accountId, role.rank, role.accountName] as const),
+              },
+            }),
+        members: [...channel.members.values()].map((membership) => [membership.session.id, membership.prefixes, membership.joinedAtMs] as const),
+      });
+    }
+    return { v: SNAPSHOT_VERSION, casemapping: this.settings.casemapping, sessions, channels, whowas: [...this.whowas], maxUsers: this.maxUsers };
+  }
+
+  /**
+   * Takes another node's state (exportState) as this node's mirror: its users, and its rooms in place of the ones
+   * this node has (the registered rooms it loaded from the store, which the copy has too, as current as the events
+   * made them). Only before this node has users of its own; throws SnapshotError for a copy that does not hold
+   * together (a member who is no user), leaving the network as it was.
+   */
+  importState(snapshot: NetworkSnapshot): void {
+    if (snapshot.casemapping !== this.settings.casemapping) {
+      throw new SnapshotError(`snapshot casemapping ${snapshot.casemapping} is not this node's ${this.settings.casemapping}`);
+    }
+    if (this.registeredCount > 0) throw new SnapshotError('a snapshot is taken only before this node has users');
+    const sessions = new Map<string, Session>();
+    for (const intro of snapshot.sessions) {
+      if (sessions.has(intro.id) || this.sessions.has(intro.id)) throw new SnapshotError(`snapshot names session ${intro.id} twice`);
+      const session = new Session(intro.id, intro.host, intro.ip, intro.signonAt);
+      session.node = intro.node;
+      for (const node of intro.otherNodes ?? []) session.otherNodes.add(node);
+      session.nick = intro.nick;
+      session.nickFolded = this.fold(intro.nick);
+      session.user = intro.user;
+      session.realname = intro.realname;
+      session.modes = intro.modes;
+      session.account = intro.account;
+      session.accountId = intro.accountId;
+      session.away = intro.away;
+      session.updatePrefix();
+      session.registered = true;
+      sessions.set(session.id, session);
+    }
+    const channels: Array<{ readonly channel: Channel; readonly members: ChannelSnapshot['members'] }> = [];
+    for (const room of snapshot.channels) {
+      const channel = new Channel(room.name, room.nameFolded, room.createdAt);
+      channel.topic = room.topic;
+      channel.topicSetBy = room.topicSetBy;
+      channel.topicSetAt = room.topicSetAt;
+      const { modes } = channel;
+      modes.noExternal = room.modes.noExternal;
+      modes.topicLocked = room.modes.topicLocked;
+      modes.secret = room.modes.secret;
+      modes.inviteOnly = room.modes.inviteOnly;
+      modes.moderated = room.modes.moderated;
+      modes.key = room.modes.key;
+      modes.limit = room.modes.limit;
+      for (const letter of ['b', 'e', 'I'] as const) channel.lists[letter].push(...room.lists[letter].map((entry) => ({ ...entry })));
+      for (const id of room.invited) channel.invited.add(id);
+      if (room.registration !== undefined) {
+        const registration = new RoomRegistration(room.registration.founderId, room.registration.founderName, room.registration.registeredAt);
+        registration.history = room.registration.history;
+        for (const [accountId, rank, accountName] of room.registration.roles) {
+          if (isRank(rank) && accountId !== registration.founderId) registration.roles.set(accountId, { rank, accountName });
+        }
+        channel.registration = registration;
+      }
+      for (const [id] of room.members) {
+        if (!sessions.has(id)) throw new SnapshotError(`snapshot room ${room.name} has member ${id}, who is no user`);
+      }
+      channels.push({ channel, members: room.members });
+    }
+    // It holds together: now it becomes this node's state.
+    for (const session of sessions.values()) {
+      this.sessions.set(session.id, session);
+      this.nicks.set(session.nickFolded, session);
+      this.indexAccount(session, session.accountId);
+      this.countModes(session.modes, 1);
+      this.registeredCount++;
+    }
+    this.maxUsers = Math.max(this.maxUsers, snapshot.maxUsers, this.registeredCount);
+    this.channels.clear();
+    for (const { channel, members } of channels) {
+      this.channels.set(channel.nameFolded, channel);
+      for (const [id, prefixes, joinedAtMs] of members) {
+        const session = sessions.get(id);
+        if (session === undefined || channel.members.has(session)) continue;
+        const membership = new Membership(session, channel, Math.floor(joinedAtMs / 1000), joinedAtMs);
+        membership.prefixes = prefixes;
+        this.addMember(channel, session, membership);
+      }
+    }
+    this.whowas.length = 0;
+    this.whowas.push(...snapshot.whowas.slice(-this.settings.limits.whowasEntries));
   }
 
   /** Seconds since the epoch. */
@@ -118,11 +283,81 @@ export class Network {
   }
 
   publish(event: NetworkEvent): void {
-    this.bus.publish(event);
+    this.bus.publish(event, this.routeOf(event));
   }
 
-  /** Applies an event to this node's state and delivers it to this node's sessions. */
-  apply(event: NetworkEvent): void {
+  /**
+   * Where an event must go (issue 9): a message only to the nodes of its recipients and of the sender (its other
+   * devices); everything else to every node, since every node's mirror applies it. Messages change no state.
+   */
+  private routeOf(event: NetworkEvent): Route {
+    switch (event.type) {
+      case 'channelMessage':
+        return this.roomRoute(event.channel, event.from);
+      case 'privateMessage':
+        return this.usersRoute(event.from, event.to);
+      case 'messageRedacted':
+        return event.channel === undefined ? this.usersRoute(event.from, event.to) : this.roomRoute(event.channel, event.from);
+      case 'viewOnceMessage':
+        return this.viewOnceRoute(event);
+      default:
+        return undefined;
+    }
+  }
+
+  /** The nodes with members of the room, and the sender's: the room's own route unless the sender's node has none. */
+  private roomRoute(folded: string, from: string): Route {
+    const sender = this.sessions.get(from);
+    if (sender === undefined) return undefined;
+    const channel = this.channels.get(folded);
+    if (channel === undefined) return this.sessionRoute(sender);
+    if (channel.nodes.has(sender.node) && (sender.otherNodes.size === 0 || [...sender.otherNodes].every((node) => channel.nodes.has(node)))) return channel.route;
+    const nodes = new Set(channel.nodes).add(sender.node);
+    for (const node of sender.otherNodes) nodes.add(node);
+    return { nodes };
+  }
+
+  private usersRoute(from: string, to: string | undefined): Route {
+    const sender = this.sessions.get(from);
+    if (sender === undefined) return undefined;
+    const other = to === undefined ? undefined : this.sessions.get(to);
+    if (other === undefined) return this.sessionRoute(sender);
+    if (other.node === sender.node && other.otherNodes.size === 0 && sender.otherNodes.size === 0) return this.nodeRoute(sender.node);
+    return { nodes: new Set([sender.node, ...sender.otherNodes, other.node, ...other.otherNodes]) };
+  }
+
+  /** A view-once message goes only where its recipients are: its content must not reach other nodes. */
+  private viewOnceRoute(event: Extract<NetworkEvent, { type: 'viewOnceMessage' }>): Route {
+    const sender = this.sessions.get(event.from);
+    if (sender === undefined) return undefined;
+    const nodes = new Set<string>([sender.node, ...sender.otherNodes]);
+    for (const id of [...event.sealedFor, ...event.plainFor]) {
+      const session = this.sessions.get(id);
+      if (session === undefined) continue;
+      nodes.add(session.node);
+      for (const node of session.otherNodes) nodes.add(node);
+    }
+    return { nodes };
+  }
+
+  /** The nodes with devices of one session. */
+  private sessionRoute(session: Session): Route {
+    if (session.otherNodes.size === 0) return this.nodeRoute(session.node);
+    return { nodes: new Set([session.node, ...session.otherNodes]) };
+  }
+
+  /** A route to one node; this node's is made once (the publisher's sessions are this node's). */
+  private nodeRoute(node: string): Route {
+    if (node !== this.bus.nodeId) return { nodes: new Set([node]) };
+    this.ownRoute ??= { nodes: new Set([node]) };
+    return this.ownRoute;
+  }
+
+  /**
+   * Applies an event to this node's state and delivers it to this node's sessions. `local` is false for an event
+   * another node published: that node has written what it leaves in history already (issue 9).
+   */
+  apply(event: NetworkEvent, local = true): void {
     switch (event.type) {
       case 'channelMessage':
         this.applyChannelMessage(event);
@@ -134,13 +369,19 @@ export class Network {
         this.applyUserRegistered(event.user);
         return;
       case 'nickChanged':
-        this.applyNickChanged(event.id, event.nick, event.time);
+        this.applyNickChanged(event.id, event.nick, event.time, event.msgid, local);
         return;
       case 'accountChanged':
         this.applyAccountChanged(event.id, event.account, event.accountId, event.time);
         return;
       case 'userQuit':
-        this.applyUserQuit(event.id, event.reason, event.time);
+        this.applyUserQuit(event.id, event.reason, event.time, event.msgid, local);
+        return;
+      case 'deviceNodeAdded':
+        this.applyDeviceNodeAdded(event.id, event.node);
+        return;
+      case 'deviceNodeRemoved':
+        this.applyDeviceNodeRemoved(event.id, event.node);
         return;
       case 'awayChanged':
         this.applyAwayChanged(event.id, event.message, event.time);
@@ -152,19 +393,19 @@ export class Network {
         this.applyRealnameChanged(event.id, event.realname, event.time);
         return;
       case 'channelJoined':
-        this.applyChannelJoined(event.id, event.channel, event.name, event.created, event.time);
+        this.applyChannelJoined(event, local);
         return;
       case 'channelParted':
-        this.applyChannelParted(event.id, event.channel, event.reason, event.time);
+        this.applyChannelParted(event, local);
         return;
       case 'memberKicked':
-        this.applyMemberKicked(event.by, event.channel, event.target, event.reason, event.time);
+        this.applyMemberKicked(event, local);
         return;
       case 'topicChanged':
-        this.applyTopicChanged(event.by, event.channel, event.topic, event.time);
+        this.applyTopicChanged(event, local);
         return;
       case 'channelModeChanged':
-        this.applyChannelModeChanged(event.by, event.channel, event.changes, event.roles, event.time);
+        this.applyChannelModeChanged(event, local);
         return;
       case 'userInvited':
         this.applyUserInvited(event);
@@ -176,13 +417,13 @@ export class Network {
         this.applyMessageRedacted(event);
         return;
       case 'readMarkerMoved':
-        this.applyReadMarkerMoved(event.accountId, event.target, event.marker, event.device);
+        this.applyReadMarkerMoved(event.accountId, event.target, event.marker, event.device, event.time);
         return;
       case 'roomRegistered':
         this.applyRoomRegistered(event);
         return;
       case 'roomDropped':
-        this.applyRoomDropped(event.channel);
+        this.applyRoomDropped(event.channel, local);
         return;
       case 'roomHistoryChanged': {
         const registration = this.channels.get(event.channel)?.registration;
@@ -199,7 +440,7 @@ export class Network {
         this.applyHostChanged(event.id, event.user, event.host, event.time);
         return;
       case 'accountRoomsForgotten':
-        this.applyAccountRoomsForgotten(event.accountId);
+        this.applyAccountRoomsForgotten(event.accountId, local);
         return;
       // natter.chat/view-once: delivered by its own rules (sealed or marked, per recipient).
       case 'viewOnceMessage':
@@ -265,6 +506,14 @@ export class Network {
       session = new Session(intro.id, intro.host, intro.ip, intro.signonAt);
       this.sessions.set(session.id, session);
     }
+    // The same intro applied twice (a bus redelivering it) must count the user once: it only refreshes the fields.
+    const again = session.registered;
+    if (again) {
+      this.unindexAccount(session);
+      this.countModes(session.modes, -1);
+    }
+    // Rooms count their members per node (addMember): the node of a session already counted stays.
+    if (!again) session.node = intro.node;
     session.user = intro.user;
     session.realname = intro.realname;
     session.modes = intro.modes;
@@ -275,16 +524,17 @@ export class Network {
     this.reserveNick(session, intro.nick);
     session.updatePrefix();
     session.registered = true;
-    this.registeredCount++;
     this.countModes(session.modes, 1);
+    if (again) return;
+    this.registeredCount++;
     if (this.registeredCount > this.maxUsers) this.maxUsers = this.registeredCount;
     this.monitor.signedOn(session, this.settings.serverName, this.clock.now());
   }
 
-  private applyNickChanged(id: string, nick: string, time: number): void {
+  private applyNickChanged(id: string, nick: string, time: number, msgid: string, local: boolean): void {
     const session = this.sessions.get(id);
     if (session === undefined) return;
-    const message = new Outbound(session.prefix, 'NICK', [nick], time, undefined, session.account, this.msgids.next());
+    const message = new Outbound(session.prefix, 'NICK', [nick], time, undefined, session.account, msgid);
     const [oldNick, oldFolded] = [session.nick, session.nickFolded];
     this.reserveNick(session, nick);
     session.updatePrefix();
@@ -292,7 +542,7 @@ export class Network {
     session.deliveryMark = mark;
     session.send(message);
     this.sendToChannelPeers(session, message, mark, 0);
-    this.recordForRooms(session, message);
+    if (local) this.recordForRooms(session, message);
     this.monitor.nickChanged(session, oldNick, oldFolded, this.settings.serverName, time);
   }
 
@@ -318,15 +568,15 @@ export class Network {
     }
   }
 
-  private applyUserQuit(id: string, reason: string, time: number): void {
+  private applyUserQuit(id: string, reason: string, time: number, msgid: string, local: boolean): void {
     const session = this.sessions.get(id);
     if (session === undefined) return;
-    const message = new Outbound(session.prefix, 'QUIT', [reason], time, undefined, session.account, this.msgids.next());
+    const message = new Outbound(session.prefix, 'QUIT', [reason], time, undefined, session.account, msgid);
     const mark = this.nextMark();
     session.deliveryMark = mark;
     this.sendToChannelPeers(session, message, mark, 0);
-    this.recordForRooms(session, message);
-    for (const channel of session.channels.keys()) this.removeMember(channel, session);
+    if (local) this.recordForRooms(session, message);
+    for (const channel of session.channels.keys()) this.removeMember(channel, session, local);
     if (session.registered) {
       this.unindexAccount(session);
       this.registeredCount--;
@@ -337,6 +587,32 @@ export class Network {
     }
     this.nickDeadlines.delete(session);
     this.removeUnregistered(session);
+    // Cluster mode: another node ended this node's session (KILL, GHOST, DROP): its connections close here, or they
+    // would linger with no session behind them. A local quit closes its own connection already.
+    if (!local && session.devices.length > 0) session.closeAll(reason);
+  }
+
+  private applyDeviceNodeAdded(id: string, node: string): void {
+    const session = this.sessions.get(id);
+    if (session === undefined || session.node === node || session.otherNodes.has(node)) return;
+    session.otherNodes.add(node);
+    for (const channel of session.channels.keys()) this.countNode(channel, node, 1);
+  }
+
+  private applyDeviceNodeRemoved(id: string, node: string): void {
+    const session = this.sessions.get(id);
+    if (session === undefined) return;
+    if (session.otherNodes.delete(node)) {
+      for (const channel of session.channels.keys()) this.countNode(channel, node, -1);
+      return;
+    }
+    if (session.node !== node) return;
+    // The home node's devices are gone: the first other node becomes home (it is counted in the rooms already).
+    const next = session.otherNodes.values().next();
+    if (next.done === true) return;
+    session.otherNodes.delete(next.value);
+    for (const channel of session.channels.keys()) this.countNode(channel, node, -1);
+    session.node = next.value;
   }
 
   private applyAwayChanged(id: string, message: string | undefined, time: number): void {
@@ -415,22 +691,21 @@ export class Network {
     this.monitor.notify(session, message, mark, Cap.setname);
   }
 
-  private applyChannelJoined(id: string, folded: string, name: string, created: boolean, time: number): void {
-    const session = this.sessions.get(id);
+  private applyChannelJoined(event: Extract<NetworkEvent, { type: 'channelJoined' }>, local: boolean): void {
+    const { channel: folded, time, msgid } = event;
+    const session = this.sessions.get(event.id);
     if (session === undefined) return;
     let channel = this.channels.get(folded);
     if (channel === undefined) {
-      channel = new Channel(name, folded, Math.floor(time / 1000));
+      channel = new Channel(event.name, folded, Math.floor(time / 1000));
       this.channels.set(folded, channel);
     }
     if (channel.members.has(session)) return;
     const membership = new Membership(session, channel, Math.floor(time / 1000), time);
-    if (created) membership.prefixes = 1 << Rank.op;
-    channel.members.set(session, membership);
-    session.channels.set(channel, membership);
+    if (event.created) membership.prefixes = 1 << Rank.op;
+    this.addMember(channel, session, membership);
     channel.invited.delete(session.id);
     // extended-join (IRCv3): the joiner's account ("*" for none) and realname for clients that asked.
-    const msgid = this.msgids.next();
     const plain = new Outbound(session.prefix, 'JOIN', [channel.name], time, undefined, session.account, msgid);
     const extended = new Outbound(session.prefix, 'JOIN', [channel.name, session.account ?? '*', session.realname], time, undefined, session.account, msgid);
     for (const member of channel.members.keys()) member.sendByCap(extended, plain, Cap.extendedJoin);
@@ -440,7 +715,9 @@ export class Network {
       for (const member of channel.members.keys()) if (member !== session) member.sendIfCap(away, Cap.awayNotify);
     }
     if (this.recorder !== undefined) {
-      this.recorder.roomEvent(channel.nameFolded, plain);
+      if (local) this.recorder.roomEvent(channel.nameFolded, plain);
+      // The member's own record is written where its connections are (as for a KICK's target, whose node did not
+      // publish the KICK), and the room's event where it was published: each once.
       if (session.accountId !== undefined && session.isLocal) this.recorder.roomJoined(session.accountId, channel.nameFolded, time);
     }
     // A registered room gives a logged-in member the role of their account, as a MODE from the server right after
@@ -449,47 +726,50 @@ export class Network {
     if (rank !== Rank.none) this.changeRoles(channel, [{ membership, adding: true, rank }], time);
   }
 
-  private applyChannelParted(id: string, name: string, reason: string | undefined, time: number): void {
-    const session = this.sessions.get(id);
-    const channel = this.channels.get(name);
+  private applyChannelParted(event: Extract<NetworkEvent, { type: 'channelParted' }>, local: boolean): void {
+    const { reason } = event;
+    const session = this.sessions.get(event.id);
+    const channel = this.channels.get(event.channel);
     if (session === undefined || channel === undefined || !channel.members.has(session)) return;
     const params = reason === undefined || reason === '' ? [channel.name] : [channel.name, reason];
-    const message = new Outbound(session.prefix, 'PART', params, time, undefined, session.account, this.msgids.next());
+    const message = new Outbound(session.prefix, 'PART', params, event.time, undefined, session.account, event.msgid);
     this.sendToMembers(channel, message, 0);
-    this.recordLeaving(channel, session, message);
-    this.removeMember(channel, session);
+    this.recordLeaving(channel, session, message, local);
+    this.removeMember(channel, session, local);
   }
 
-  private applyMemberKicked(by: string, name: string, targetId: string, reason: string, time: number): void {
-    const channel = this.channels.get(name);
-    const target = this.sessions.get(targetId);
+  private applyMemberKicked(event: Extract<NetworkEvent, { type: 'memberKicked' }>, local: boolean): void {
+    const channel = this.channels.get(event.channel);
+    const target = this.sessions.get(event.target);
     if (channel === undefined || target === undefined || !channel.members.has(target)) return;
-    const message = new Outbound(by, 'KICK', [channel.name, target.nick, reason], time, undefined, undefined, this.msgids.next());
+    const message = new Outbound(event.by, 'KICK', [channel.name, target.nick, event.reason], event.time, undefined, undefined, event.msgid);
     this.sendToMembers(channel, message, 0);
-    this.recordLeaving(channel, target, message);
-    this.removeMember(channel, target);
+    this.recordLeaving(channel, target, message, local);
+    this.removeMember(channel, target, local);
   }
 
-  private applyTopicChanged(by: string, name: string, topic: string, time: number): void {
-    const channel = this.channels.get(name);
+  private applyTopicChanged(event: Extract<NetworkEvent, { type: 'topicChanged' }>, local: boolean): void {
+    const { by, topic, time } = event;
+    const channel = this.channels.get(event.channel);
     if (channel === undefined) return;
     channel.topic = topic;
     channel.topicSetBy = by;
     channel.topicSetAt = Math.floor(time / 1000);
-    const message = new Outbound(by, 'TOPIC', [channel.name, topic], time, undefined, undefined, this.msgids.next());
+    const message = new Outbound(by, 'TOPIC', [channel.name, topic], time, undefined, undefined, event.msgid);
     this.sendToMembers(channel, message, 0);
-    this.recorder?.roomEvent(channel.nameFolded, message);
+    if (local) this.recorder?.roomEvent(channel.nameFolded, message);
   }
 
-  private applyChannelModeChanged(by: string, name: string, changes: readonly ModeChange[], roles: readonly RoleChange[] | undefined, time: number): void {
-    const channel = this.channels.get(name);
+  private applyChannelModeChanged(event: Extract<NetworkEvent, { type: 'channelModeChanged' }>, local: boolean): void {
+    const { by, changes, roles, time } = event;
+    const channel = this.channels.get(event.channel);
     if (channel === undefined || changes.length === 0) return;
     const setAt = Math.floor(time / 1000);
     for (const change of changes) applyModeChange(this, channel, change, by, setAt);
     if (roles !== undefined && channel.registration !== undefined) for (const role of roles) setCachedRole(channel.registration, role);
-    const message = new Outbound(by, 'MODE', [channel.name, ...modeChangeParams(changes)], time, undefined, undefined, this.msgids.next());
+    const message = new Outbound(by, 'MODE', [channel.name, ...modeChangeParams(changes)], time, undefined, undefined, event.msgid);
     this.sendToMembers(channel, message, 0);
-    this.recorder?.roomEvent(channel.nameFolded, message);
+    if (local) this.recorder?.roomEvent(channel.nameFolded, message);
   }
 
   private applyUserInvited(event: Extract<NetworkEvent, { type: 'userInvited' }>): void {
@@ -537,10 +817,10 @@ export class Network {
   }
 
   /** draft/read-marker: every connection of the account with the cap learns the new marker, except the one that set it. */
-  private applyReadMarkerMoved(accountId: number, target: string, marker: number, origin: string | undefined): void {
+  private applyReadMarkerMoved(accountId: number, target: string, marker: number, origin: string | undefined, time: number): void {
     const sessions = this.accountSessions.get(accountId);
     if (sessions === undefined) return;
-    const message = new Outbound(this.settings.serverName, 'MARKREAD', [target, `timestamp=${new Date(marker).toISOString()}`], this.clock.now());
+    const message = new Outbound(this.settings.serverName, 'MARKREAD', [target, `timestamp=${new Date(marker).toISOString()}`], time);
     for (const session of sessions) {
       for (const device of session.devices) if (device.id !== origin && device.hasCap(Cap.readMarker)) device.link.send(message);
     }
@@ -554,12 +834,12 @@ export class Network {
     this.giveRolesOf(channel, event.founderId, event.time);
   }
 
-  private applyRoomDropped(name: string): void {
+  private applyRoomDropped(name: string, local: boolean): void {
     const channel = this.channels.get(name);
     if (channel === undefined) return;
     // The room stays, with its members' modes, as an ordinary room until its last member leaves.
     channel.registration = undefined;
-    if (channel.members.size === 0) this.channels.delete(channel.nameFolded);
+    if (channel.members.size === 0) this.forgetChannel(channel, local);
   }
 
   private applyRoomFounderChanged(event: Extract<NetworkEvent, { type: 'roomFounderChanged' }>): void {
@@ -603,11 +883,11 @@ export class Network {
     this.changeRoles(channel, changes, time);
   }
 
-  private applyAccountRoomsForgotten(accountId: number): void {
+  private applyAccountRoomsForgotten(accountId: number, local: boolean): void {
     for (const channel of [...this.channels.values()]) {
       const registration = channel.registration;
       if (registration === undefined) continue;
-      if (registration.founderId === accountId) this.applyRoomDropped(channel.nameFolded);
+      if (registration.founderId === accountId) this.applyRoomDropped(channel.nameFolded, local);
       else registration.roles.delete(accountId);
     }
   }
@@ -662,17 +942,48 @@ export class Network {
     for (const channel of session.channels.keys()) this.recorder.roomEvent(channel.nameFolded, message);
   }
 
-  private recordLeaving(channel: Channel, session: Session, message: Outbound): void {
+  /** A PART or KICK: the room's history keeps it where it was published; the member's record, where the member is. */
+  private recordLeaving(channel: Channel, session: Session, message: Outbound, local: boolean): void {
     if (this.recorder === undefined) return;
-    this.recorder.roomEvent(channel.nameFolded, message);
+    if (local) this.recorder.roomEvent(channel.nameFolded, message);
     if (session.accountId !== undefined && session.isLocal) this.recorder.roomLeft(session.accountId, channel.nameFolded);
   }
 
-  private removeMember(channel: Channel, session: Session): void {
-    channel.members.delete(session);
+  private addMember(channel: Channel, session: Session, membership: Membership): void {
+    channel.members.set(session, membership);
+    session.channels.set(channel, membership);
+    this.countNode(channel, session.node, 1);
+    for (const node of session.otherNodes) this.countNode(channel, node, 1);
+  }
+
+  /** Keeps channel.nodes (the route of the room's messages) as members, or their devices, come and go. */
+  private countNode(channel: Channel, node: string, delta: 1 | -1): void {
+    const count = (channel.membersPerNode.get(node) ?? 0) + delta;
+    if (count > 0) {
+      channel.membersPerNode.set(node, count);
+      channel.nodes.add(node);
+    } else {
+      channel.membersPerNode.delete(node);
+      channel.nodes.delete(node);
+    }
+  }
+
+  private removeMember(channel: Channel, session: Session, local: boolean): void {
+    if (!channel.members.delete(session)) return;
     session.channels.delete(channel);
+    this.countNode(channel, session.node, -1);
+    for (const node of session.otherNodes) this.countNode(channel, node, -1);
     // A registered room outlives its last member: its modes, lists and topic wait for the next one.
-    if (channel.members.size === 0 && channel.registration === undefined) this.channels.delete(channel.nameFolded);
+    if (channel.members.size === 0 && channel.registration === undefined) this.forgetChannel(channel, local);
+  }
+
+  /**
+   * The room is gone from this node. Its founding claim goes with it, let go by the node that published the event
+   * that emptied it (issue 9): every node applies that event, one node releases.
+   */
+  private forgetChannel(channel: Channel, local: boolean): void {
+    this.channels.delete(channel.nameFolded);
+    if (local) void this.claims.releaseRoom(channel.nameFolded);
   }
 
   private rememberWhowas(session: Session, time: number): void {

@@ -55,6 +55,6 @@ export async function moveReadMarker(
   if (previous !== undefined && wanted <= previous) return previous;
   const stored = await store.setReadMarker(accountId, key, wanted);
   // A later marker stored meanwhile by another connection was announced by that one.
-  if (stored === wanted) network.publish({ type: 'readMarkerMoved', accountId, target, marker: stored, device });
+  if (stored === wanted) network.publish({ type: 'readMarkerMoved', accountId, target, marker: stored, device, time: network.clock.now() });
   return stored;
 }

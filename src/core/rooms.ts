@@ -29,41 +29,68 @@ function requireMember(session: Session, channel: Channel): void {
 /**
  * JOIN one channel. The creator becomes its operator. Checks, in Modern IRC's order: limit on rooms per
  * user, key (+k), limit (+l), invite-only (+i, unless invited or matching +I), bans (+b, unless +e).
- * Returns the channel, or undefined when the session was already a member.
+ * Returns the channel, or undefined when the session was already a member. A room's first JOIN claims it
+ * network-wide first (issue 9: two users on two nodes never both found one room; the one who loses joins without
+ * ops): at once in one process, later (a promise) in cluster mode.
  */
-export function joinChannel(network: Network, session: Session, name: string, key: string | undefined): Channel | undefined {
+export function joinChannel(network: Network, session: Session, name: string, key: string | undefined): Channel | undefined | Promise<Channel | undefined> {
   const { limits } = network.settings;
   if (!isValidChannelName(name, limits.channelLength)) throw new ChatError('noSuchChannel', [name], 'Illegal channel name');
   const folded = network.fold(name);
   const existing = network.channels.get(folded);
   if (existing?.members.has(session) === true) return undefined;
-  if (session.channels.size >= limits.channelsPerUser && !session.isOper) throw new ChatError('tooManyChannels', [name]);
-  if (existing !== undefined && !session.isOper) {
-    const { modes } = existing;
-    // An account with a role of half-operator or above in a registered room passes as if invited: it could invite
-    // itself, and the founder must never be locked out of their own room (docs/chanserv.md).
-    const invited = existing.invited.has(session.id) || (existing.registration?.roleOf(session.accountId) ?? Rank.none) >= Rank.halfop;
-    if (modes.key !== undefined && modes.key !== key && !invited) throw new ChatError('badChannelKey', [existing.name]);
-    if (modes.limit !== undefined && existing.members.size >= modes.limit && !invited) throw new ChatError('channelIsFull', [existing.name]);
-    if (modes.inviteOnly && !invited && !matchesList(network, session, existing.lists.I)) {
-      throw new ChatError('inviteOnlyChan', [existing.name]);
+  mayJoin(network, session, name, existing, key);
+  const join = (created: boolean): Channel | undefined => {
+    network.publish({ type: 'channelJoined', id: session.id, channel: folded, name, created, time: network.clock.now(), msgid: network.msgids.next() });
+    return network.channels.get(folded);
+  };
+  if (existing !== undefined) return join(false);
+  const founding = network.claims.claimRoom(folded, session.id);
+  if (typeof founding === 'boolean') return join(founding);
+  return founding.then((founder) => {
+    // While the claim was asked the session may have left, or the room come into being here (the JOIN of someone
+    // who lost the claim, or whose node had the room already): the checks run again on what is there now.
+    const now = network.channels.get(folded);
+    if (network.sessions.get(session.id) !== session || now?.members.has(session) === true) {
+      if (founder && now === undefined) void network.claims.releaseRoom(folded);
+      return undefined;
     }
-    if (!invited && isBanned(network, session, existing)) throw new ChatError('bannedFromChan', [existing.name]);
+    try {
+      mayJoin(network, session, name, now, key);
+    } catch (error) {
+      if (founder && now === undefined) void network.claims.releaseRoom(folded);
+      throw error;
+    }
+    return join(founder);
+  });
+}
+
+/** The checks of a JOIN, on the room as it is (undefined: it does not exist yet). */
+function mayJoin(network: Network, session: Session, name: string, existing: Channel | undefined, key: string | undefined): void {
+  if (session.channels.size >= network.settings.limits.channelsPerUser && !session.isOper) throw new ChatError('tooManyChannels', [name]);
+  if (existing === undefined || session.isOper) return;
+  const { modes } = existing;
+  // An account with a role of half-operator or above in a registered room passes as if invited: it could invite
+  // itself, and the founder must never be locked out of their own room (docs/chanserv.md).
+  const invited = existing.invited.has(session.id) || (existing.registration?.roleOf(session.accountId) ?? Rank.none) >= Rank.halfop;
+  if (modes.key !== undefined && modes.key !== key && !invited) throw new ChatError('badChannelKey', [existing.name]);
+  if (modes.limit !== undefined && existing.members.size >= modes.limit && !invited) throw new ChatError('channelIsFull', [existing.name]);
+  if (modes.inviteOnly && !invited && !matchesList(network, session, existing.lists.I)) {
+    throw new ChatError('inviteOnlyChan', [existing.name]);
   }
-  network.publish({ type: 'channelJoined', id: session.id, channel: folded, name, created: existing === undefined, time: network.clock.now() });
-  return network.channels.get(folded);
+  if (!invited && isBanned(network, session, existing)) throw new ChatError('bannedFromChan', [existing.name]);
 }
 
 export function partChannel(network: Network, session: Session, name: string, reason: string | undefined): void {
   const channel = requireChannel(network, name);
   requireMember(session, channel);
-  network.publish({ type: 'channelParted', id: session.id, channel: channel.nameFolded, reason, time: network.clock.now() });
+  network.publish({ type: 'channelParted', id: session.id, channel: channel.nameFolded, reason, time: network.clock.now(), msgid: network.msgids.next() });
 }
 
 /** JOIN 0: leave every channel. */
 export function partAll(network: Network, session: Session): void {
   for (const channel of [...session.channels.keys()]) {
-    network.publish({ type: 'channelParted', id: session.id, channel: channel.nameFolded, reason: undefined, time: network.clock.now() });
+    network.publish({ type: 'channelParted', id: session.id, channel: channel.nameFolded, reason: undefined, time: network.clock.now(), msgid: network.msgids.next() });
   }
 }
 
@@ -86,6 +113,7 @@ export function kickMember(network: Network, session: Session, name: string, nic
     target: target.id,
     reason: reason.slice(0, network.settings.limits.kickLength),
     time: network.clock.now(),
+    msgid: network.msgids.next(),
   });
 }
 
@@ -102,7 +130,7 @@ export function setTopic(network: Network, store: RoomStore, session: Session, n
   check(channel);
   const text = topic.slice(0, network.settings.limits.topicLength);
   const publish = (time: number): void => {
-    network.publish({ type: 'topicChanged', by: session.prefix, channel: channel.nameFolded, topic: text, time });
+    network.publish({ type: 'topicChanged', by: session.prefix, channel: channel.nameFolded, topic: text, time, msgid: network.msgids.next() });
   };
   if (!needsStore(network, channel)) {
     publish(network.clock.now());

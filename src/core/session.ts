@@ -65,6 +65,16 @@ export class Session {
   /** nick!user@host, kept current so every message reuses one string. */
   prefix = '*';
   registered = false;
+  /**
+   * The session's home node (Bus.nodeId): where its connection is. Set when the connection is taken, and from the
+   * UserIntro for another node's session. Its messages are routed to the nodes of their recipients (issue 9).
+   */
+  node = '';
+  /**
+   * Other nodes with devices of this session (multi-device across nodes, issue 9): an account's second device that
+   * connected to another node joins the user there. Messages for the user are routed to these nodes too.
+   */
+  readonly otherNodes = new Set<string>();
   /** This node's connections of the session; empty for a session of another node. */
   readonly devices: Device[] = [];
   modes = 0;

@@ -111,6 +111,8 @@ export interface ServerSettings {
   readonly viewOnce: ViewOnceSettings;
   readonly sts: StsSettings | undefined;
   readonly uploads: UploadSettings;
+  /** Rooms a new connection joins once registered, as if it had sent JOIN; not for a user's extra device. */
+  readonly autojoin: readonly string[];
   /**
    * The upload URL announced as ISUPPORT soju.im/FILEHOST: set once HTTP(S) listens and while uploads are enabled
    * (cli/compose.ts), like `sts`.

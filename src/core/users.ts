@@ -15,19 +15,58 @@ export function isValidNick(nick: string, maxLength: number): boolean {
   return nick.length > 0 && nick.length <= maxLength && NICK_PATTERN.test(nick);
 }
 
-/** NICK: before registration it only reserves the name; afterwards everyone sharing a room is told. */
-export function changeNick(network: Network, session: Session, nick: string): void {
+/**
+ * NICK: before registration it only reserves the name; afterwards everyone sharing a room is told. The nick is first
+ * claimed network-wide (issue 9: two users on two nodes never get one nick): at once in one process, later (a
+ * promise) in cluster mode. It resolves without a change when the session left, or was renamed, meanwhile.
+ */
+export function changeNick(network: Network, session: Session, nick: string): void | Promise<void> {
   if (!isValidNick(nick, network.settings.limits.nickLength)) throw new ChatError('erroneousNickname', [nick]);
   const folded = network.fold(nick);
   if (SERVICE_NICK_FOLDS.has(folded)) throw new ChatError('erroneousNickname', [nick], 'That nick is reserved for services');
   const holder = network.nicks.get(folded);
   if (holder !== undefined && holder !== session) throw new ChatError('nicknameInUse', [nick]);
   if (nick === session.nick) return;
-  if (!session.registered) {
-    network.reserveNick(session, nick);
+  const take = (): void => {
+    if (!session.registered) {
+      network.reserveNick(session, nick);
+      return;
+    }
+    network.publish({ type: 'nickChanged', id: session.id, nick, time: network.clock.now(), msgid: network.msgids.next() });
+  };
+  // Only the case changes: the session holds this nick already.
+  if (folded === session.nickFolded) {
+    take();
     return;
   }
-  network.publish({ type: 'nickChanged', id: session.id, nick, time: network.clock.now() });
+  return withNickClaim(network, session, folded, take, () => {
+    throw new ChatError('nicknameInUse', [nick]);
+  });
+}
+
+/**
+ * Claims `folded` for the session (letting go of its current nick in the same step), then runs `take` or `refused`.
+ * Synchronous when the claims answer at once. A claim answered after the session left or changed nick is let go again.
+ */
+export function withNickClaim(network: Network, session: Session, folded: string, take: () => void, refused: () => void): void | Promise<void> {
+  const previous = session.nickFolded;
+  const answer = network.claims.claimNick(folded, session.id, previous === '' ? undefined : previous);
+  if (typeof answer === 'boolean') {
+    if (answer) take();
+    else refused();
+    return;
+  }
+  return answer.then((claimed) => {
+    if (!claimed) {
+      refused();
+      return;
+    }
+    if (network.sessions.get(session.id) === session && session.nickFolded === previous) {
+      take();
+      return;
+    }
+    if (session.nickFolded !== folded) void network.claims.releaseNick(folded, session.id);
+  });
 }
 
 /** Introduces a session to the network once NICK, USER (and CAP END, PASS) are done. */
@@ -36,6 +75,7 @@ export function registerSession(network: Network, session: Session): void {
     type: 'userRegistered',
     user: {
       id: session.id,
+      node: network.bus.nodeId,
       nick: session.nick,
       user: session.user,
       host: session.host,
@@ -50,11 +90,14 @@ export function registerSession(network: Network, session: Session): void {
 }
 
 export function quit(network: Network, session: Session, reason: string): void {
+  // The nick is free again network-wide, let go by whoever ends the session (its node, a KILL's, a lost node's
+  // survivor), before anyone sees the QUIT and tries to take it.
+  if (session.nickFolded !== '') void network.claims.releaseNick(session.nickFolded, session.id);
   if (!session.registered) {
     network.removeUnregistered(session);
     return;
   }
-  network.publish({ type: 'userQuit', id: session.id, reason, time: network.clock.now() });
+  network.publish({ type: 'userQuit', id: session.id, reason, time: network.clock.now(), msgid: network.msgids.next() });
 }
 
 export function setAway(network: Network, session: Session, message: string | undefined): void {

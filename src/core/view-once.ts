@@ -106,8 +106,6 @@ export interface ViewOnceStore {
 // ---- per-node state --------------------------------------------------------------------------------
 
 interface ViewOnceState {
-  /** Makes guests' recipient keys unique to this process: session ids start again from 1 at every start. */
-  readonly nonce: string;
   /** "<recipient> <msgid>" -> expiresAt, oldest first: openings this node saw, for ALREADY_OPENED. */
   readonly openings: Map<string, number>;
 }
@@ -117,24 +115,25 @@ const states = new WeakMap<Network, ViewOnceState>();
 function stateOf(network: Network): ViewOnceState {
   let state = states.get(network);
   if (state === undefined) {
-    const bytes = new Uint8Array(8);
-    globalThis.crypto.getRandomValues(bytes);
-    state = { nonce: Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join(''), openings: new Map() };
+    state = { openings: new Map() };
     states.set(network, state);
   }
   return state;
 }
 
-/** Who a session is as a recipient: its account, else (a guest) the session of this process. */
+/**
+ * Who a session is as a recipient: its account, else (a guest) the session. Session ids ("<node>.<n>",
+ * net/server.ts) are unique across the network's nodes and, since a node id is new at every start, across
+ * restarts, so every node computes the same key for a guest and a later guest never gets an earlier one's messages.
+ */
 export function recipientKey(network: Network, session: Session): string {
-  return session.accountId === undefined ? `g:${stateOf(network).nonce}:${session.id}` : `a:${String(session.accountId)}`;
+  return session.accountId === undefined ? `g:${session.id}` : `a:${String(session.accountId)}`;
 }
 
 /** The sessions on this node that are the recipient `key`. */
 function sessionsOf(network: Network, key: string): Iterable<Session> {
   if (key.startsWith('a:')) return network.accountSessions.get(Number(key.slice(2))) ?? [];
-  const [, nonce, id = ''] = key.split(':');
-  const session = nonce === stateOf(network).nonce ? network.sessions.get(id) : undefined;
+  const session = key.startsWith('g:') ? network.sessions.get(key.slice(2)) : undefined;
   return session === undefined ? [] : [session];
 }
 

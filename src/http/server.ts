@@ -11,6 +11,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
+import type { Context } from 'hono';
 import { compress } from 'hono/compress';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Logger } from 'pino';
@@ -33,6 +34,8 @@ export interface HttpOptions {
   readonly uploads?: UploadLibrary;
   /** More routes, mounted before the web client's files (host mode's /host-login): made by cli/, which may import what http/ may not. */
   readonly routes?: readonly MountedRoutes[];
+  /** Cluster mode: this node's id, which /healthz names (docs/cluster.md). */
+  readonly node?: string;
 }
 
 /** A sub-application mounted at a path, on every HTTP and HTTPS listener. */
@@ -71,6 +74,26 @@ export interface AppOptions {
   /** The /uploads routes, made once for every listener so they share one upload rate limit. */
   readonly uploads?: Hono;
   readonly routes?: readonly MountedRoutes[];
+  /** Cluster mode: this node's id, named by /healthz. */
+  readonly node?: string;
+}
+
+/**
+ * /healthz: 200 while the server takes clients, 503 once it does not (cluster mode: cut off from Redis; any mode:
+ * shutting down), so a load balancer's health check sends no one there. In cluster mode it names the node.
+ */
+function healthz(natter: NatterServer, node: string | undefined) {
+  return (c: Context) => {
+    const inService = natter.inService;
+    const body = {
+      status: inService ? 'ok' : 'out of service',
+      inService,
+      ...(node === undefined ? {} : { node }),
+      connections: natter.connections.size,
+      users: natter.network.registeredCount,
+    };
+    return c.json(body, inService ? 200 : 503);
+  };
 }
 
 export function httpApp(natter: NatterServer, webRoot: string, options: AppOptions = {}): Hono {
@@ -104,7 +127,7 @@ export function httpApp(natter: NatterServer, webRoot: string, options: AppOptio
   );
   // gzip or deflate for text, JSON and JavaScript of 1 kB and more (the emoji data: 440 kB, 75 kB gzipped).
   app.use('*', compress());
-  app.get('/healthz', (c) => c.json({ status: 'ok', connections: natter.connections.size, users: natter.network.registeredCount }));
+  app.get('/healthz', healthz(natter, options.node));
   if (options.uploads !== undefined) app.route('/uploads', options.uploads);
   for (const mounted of options.routes ?? []) app.route(mounted.path, mounted.app);
   if (existsSync(`${webRoot}/index.html`)) {
@@ -162,7 +185,9 @@ export async function startHttp(natter: NatterServer, listen: readonly ListenAdd
       });
     };
   const requestHandler = (app: Hono): http.RequestListener => {
-    const listener = getRequestListener(app.fetch);
+    // HTTP/1.0 requests may come without Host (HAProxy's plain `option httpchk`): they are answered as for localhost,
+    // not refused with 400.
+    const listener = getRequestListener(app.fetch, { hostname: 'localhost' });
     // The listener handles its own errors (a 500 answer); its promise only says when the response is done.
     return (request, response) => {
       void listener(request, response);
@@ -178,7 +203,8 @@ export async function startHttp(natter: NatterServer, listen: readonly ListenAdd
   try {
     const uploads = options.uploads === undefined ? undefined : uploadRoutes(natter, options.uploads);
     const routes = options.routes ?? [];
-    const plainApp = httpApp(natter, options.webRoot, { routes, ...(uploads === undefined ? {} : { uploads }) });
+    const node = options.node === undefined ? {} : { node: options.node };
+    const plainApp = httpApp(natter, options.webRoot, { routes, ...node, ...(uploads === undefined ? {} : { uploads }) });
     for (const address of listen) {
       const server = http.createServer(requestHandler(plainApp));
       server.on('upgrade', upgradeHandler(false));
@@ -189,7 +215,7 @@ export async function startHttp(natter: NatterServer, listen: readonly ListenAdd
     }
     if (options.https !== undefined) {
       const { identity, hstsSeconds } = options.https;
-      const secureApp = httpApp(natter, options.webRoot, { hstsSeconds, routes, ...(uploads === undefined ? {} : { uploads }) });
+      const secureApp = httpApp(natter, options.webRoot, { hstsSeconds, routes, ...node, ...(uploads === undefined ? {} : { uploads }) });
       for (const address of options.https.listen) {
         // No client certificate is asked for: browsers would show a certificate picker (SASL EXTERNAL is for IRC over TLS).
         const server = https.createServer({ cert: identity.cert, key: identity.key, minVersion: MIN_TLS_VERSION, handshakeTimeout: 10_000 }, requestHandler(secureApp));

@@ -15,7 +15,7 @@ import { Network } from '../core/network.js';
 import { Outbound } from '../core/outbound.js';
 import type { Authenticator } from '../core/auth.js';
 import { LoginThrottle } from '../core/auth.js';
-import type { Bus, Clock } from '../core/ports.js';
+import type { Bus, Claims, Clock } from '../core/ports.js';
 import type { Store } from '../core/store.js';
 import type { UploadJanitor } from '../core/uploads.js';
 import type { CapValues } from '../protocol/caps.js';
@@ -24,7 +24,7 @@ import { Device, Session } from '../core/session.js';
 import type { FloodSettings, ServerSettings } from '../core/settings.js';
 import { renameIntruders } from '../core/accounts.js';
 import { quit } from '../core/users.js';
-import { detachDevice } from '../core/devices.js';
+import { detachDevice, leaveNode } from '../core/devices.js';
 import { HistoryRecorder } from '../core/history-recorder.js';
 import { forgetExpiredOpenings, ViewOnceStoreError } from '../core/view-once.js';
 import type { IrcMessage } from '../protocol/message.js';
@@ -42,6 +42,8 @@ export interface ListenAddress {
 export interface ServerOptions {
   readonly settings: ServerSettings;
   readonly bus: Bus;
+  /** Who holds each nick and founded each room across the cluster (issue 9): RedisClaims with RedisBus; default in memory. */
+  readonly claims?: Claims | undefined;
   readonly clock: Clock;
   readonly auth: Authenticator;
   readonly store: Store;
@@ -97,10 +99,12 @@ export class NatterServer implements ConnectionHost, ServerServices {
   private nextSessionId = 0;
   private readonly reloadSettings: () => Promise<ServerSettings>;
   private stopping = false;
+  /** Why this node takes no clients now (cluster mode: the shared state is out of reach), or undefined. */
+  private outOfService: string | undefined;
 
   constructor(options: ServerOptions) {
     this.clock = options.clock;
-    this.network = new Network(options.settings, options.clock, options.bus);
+    this.network = new Network(options.settings, options.clock, options.bus, options.claims);
     this.auth = options.auth;
     this.store = options.store;
     const { accounts } = options.settings;
@@ -283,6 +287,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
   /** Why a new connection from `ip` is not taken: '' while stopping, a reason past the per-address limit. */
   private refusal(ip: string): string | undefined {
     if (this.stopping) return '';
+    if (this.outOfService !== undefined) return this.outOfService;
     const { limits } = this.settings;
     if (limits.connectionsPerIp > 0 && (this.perIp.get(ip) ?? 0) >= limits.connectionsPerIp) {
       this.logger.info({ ip }, 'refused: too many connections from one address');
@@ -294,8 +299,10 @@ export class NatterServer implements ConnectionHost, ServerServices {
   private admit(transport: Transport, ip: string, secure: boolean, certfp: string | undefined): Connection {
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     const connection = new Connection(transport, this, ip);
-    const id = String(++this.nextSessionId);
+    // "<node>.<n>": unique across the nodes of a network, so events name sessions the same everywhere (issue 9).
+    const id = `${this.network.bus.nodeId}.${String(++this.nextSessionId)}`;
     const session = new Session(id, displayHost(ip), ip, Math.floor(this.clock.now() / 1000));
+    session.node = this.network.bus.nodeId;
     const device = new Device(id, connection);
     device.secure = secure;
     device.certfp = certfp;
@@ -368,6 +375,8 @@ export class NatterServer implements ConnectionHost, ServerServices {
     // One device of several going leaves the user online (multi-device).
     if (detachDevice(session, connection.device)) return;
     if (this.network.sessions.get(session.id) === session) {
+      // Its last device here, while it has devices on other nodes: it stays on the network (cluster mode).
+      if (session.registered && leaveNode(this.network, session, connection.device)) return;
       quit(this.network, session, connection.closeReason ?? fallbackReason);
     }
   }
@@ -448,6 +457,20 @@ export class NatterServer implements ConnectionHost, ServerServices {
         connection.send(new Outbound(this.settings.serverName, 'CAP', [nick, 'NEW', tokens.join(' ')], this.clock.now()));
       }
     }
+  }
+
+  /**
+   * Cluster mode (issue 9): while this node cannot reach the shared state (Redis), it serves nobody rather than split
+   * the network: every client is told why and closed (a load balancer sends them to a live node), and new ones are
+   * refused with the reason, until `undefined` puts the node back in service.
+   */
+  setOutOfService(reason: string | undefined): void {
+    this.outOfService = reason;
+    if (reason !== undefined) for (const connection of this.connections) connection.close(reason);
+  }
+
+  get inService(): boolean {
+    return this.outOfService === undefined && !this.stopping;
   }
 
   /** Stops accepting, tells every client why with an ERROR line, and waits (bounded) for them to go. */

@@ -22,7 +22,7 @@ export function taggedWireBytes(message: Outbound, variant: TagVariant, extraTag
   return Buffer.from(serializeLine(message, variant, extraTags), 'utf8');
 }
 
-function serializeLine(message: Outbound, variant: TagVariant, extraTags = ''): string {
+function serializeLine(message: Outbound, variant: TagVariant, extraTags = '', clean = false): string {
   let tags = extraTags;
   if ((variant & TagBit.time) !== 0) tags += `${tags === '' ? '' : ';'}time=${new Date(message.time).toISOString()}`;
   if ((variant & TagBit.account) !== 0 && message.account !== undefined) {
@@ -31,13 +31,27 @@ function serializeLine(message: Outbound, variant: TagVariant, extraTags = ''): 
   if ((variant & TagBit.all) !== 0) {
     if (message.msgid !== undefined) tags += `${tags === '' ? '' : ';'}msgid=${message.msgid}`;
     if (message.serverTags !== undefined) tags += `${tags === '' ? '' : ';'}${message.serverTags}`;
-    if (message.clientTags !== undefined && message.clientTags.size > 0) tags += `${tags === '' ? '' : ';'}${serializeTags(message.clientTags)}`;
+    if (message.clientTags !== undefined && message.clientTags.size > 0) {
+      // CR and LF have escapes in tag values (\r, \n); NUL has none.
+      const clientTags = clean ? new Map([...message.clientTags].map(([key, value]) => [key, value.replace(/\0/g, ' ')])) : message.clientTags;
+      tags += `${tags === '' ? '' : ';'}${serializeTags(clientTags)}`;
+    }
   }
   let line = tags === '' ? '' : `@${tags} `;
   if (message.source !== undefined) line += `:${message.source} `;
-  line += `${message.command}${serializeParams(message.params)}`;
-  // A line break inside a parameter would end the line early and let the rest pass for another message (a
-  // stored multiline text replayed whole, say): whatever builds the message, it never leaves as two lines.
-  if (line.includes('\n') || line.includes('\r') || line.includes('\0')) line = line.replace(/[\r\n\0]/g, ' ');
+  line += `${message.command}${serializeParams(clean ? message.params.map(withoutBreaks) : message.params)}`;
+  // A line break inside a parameter or a tag would end the line early and let the rest pass for another message (a
+  // stored multiline text replayed whole, say): whatever builds the message, it never leaves as two lines. The rare
+  // line that holds one is built again from cleaned parts, so a parameter with a space still gets its ":" and a tag
+  // value its escapes; what is left (a server tag) loses the byte.
+  if (/[\r\n\0]/.test(line)) {
+    if (!clean) return serializeLine(message, variant, extraTags, true);
+    line = line.replace(/[\r\n\0]/g, '');
+  }
   return `${line}\r\n`;
+}
+
+/** CR, LF and NUL, which no IRC line may hold, as spaces. */
+function withoutBreaks(text: string): string {
+  return text.replace(/[\r\n\0]/g, ' ');
 }

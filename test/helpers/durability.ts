@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { dropSchema, freshSchemaName, POSTGRES_URL, postgresAvailable } from './postgres.js';
+import { createSchema, dropSchema, freshSchemaName, POSTGRES_URL, postgresAvailable } from './postgres.js';
 import { serveNatter } from './process.js';
 
 /** Where a spawned `natter serve` keeps its data: `serveArgs` point it there. */
@@ -53,15 +53,7 @@ export function postgresUrlWithSchema(schema: string): string {
 export async function postgresStorage(): Promise<StorageUnderTest> {
   const unavailable = await postgresAvailable();
   const schema = freshSchemaName('natter_durable');
-  if (unavailable === undefined) {
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    try {
-      await client.query(`CREATE SCHEMA ${schema}`);
-    } finally {
-      await client.end();
-    }
-  }
+  if (unavailable === undefined) await createSchema(schema);
   return {
     name: 'PostgreSQL',
     serveArgs: ['--database', postgresUrlWithSchema(schema)],

@@ -26,6 +26,17 @@ export function freshSchemaName(prefix = 'natter_test'): string {
   return `${prefix}_${randomBytes(6).toString('hex')}`;
 }
 
+/** An empty schema, for a server given `--database URL?options=-c search_path=<schema>` (the store does not create it). */
+export async function createSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA ${schema}`);
+  } finally {
+    await client.end();
+  }
+}
+
 export async function dropSchema(schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: POSTGRES_URL });
   await client.connect();

@@ -249,12 +249,13 @@ export function useRestoreFocus(client: ChatClient, state: ClientState, identity
       if (active !== undefined && active.kind !== 'server') rememberActive(identity.name, active.name);
       return;
     }
-    if (state.active !== SERVER_BUFFER) {
-      restored.current = true;
+    const rooms = [...state.buffers.values()].filter((buffer) => buffer.kind === 'room' && buffer.joined);
+    // The reducer shows the first room joined while the server buffer is shown (the server's autojoin): no choice of
+    // the user's, so the buffer looked at last time still wins; what the user opened before any room was joined stays.
+    if (rooms.length === 0) {
+      if (state.active !== SERVER_BUFFER) restored.current = true;
       return;
     }
-    const rooms = [...state.buffers.values()].filter((buffer) => buffer.kind === 'room' && buffer.joined);
-    if (rooms.length === 0) return;
     const wanted = lastActive(identity.name);
     const fold = foldOf(state);
     const target = (wanted === undefined ? undefined : state.buffers.get(fold(wanted))) ?? rooms[0];
