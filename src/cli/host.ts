@@ -239,6 +239,23 @@ export async function host(flags: HostFlags): Promise<void> {
   const tlsPort = natter.tlsAddresses[0]?.port ?? ports.tls;
   const fingerprint = natter.tls?.fingerprint ?? '(none)';
   const advertised = flags.advertise !== false;
+  // Found on the LAN by `natter connect` (and IRC clients that browse for _irc._tcp); an mDNS failure (port 5353
+  // refused, no multicast) is a warning, never the end of the host.
+  const advertisement = advertised
+    ? advertiseHost({
+        name: identity.title,
+        ircPort,
+        tlsPort,
+        webPort,
+        fingerprint,
+        onError: (error) => {
+          logger.warn({ err: error }, 'LAN discovery (mDNS) failed; friends can still join by address');
+        },
+      })
+    : undefined;
+  // Before anything is printed: whoever reads the banner may press Ctrl+C (or send SIGTERM) at once, and a signal
+  // that comes before the handler kills the process without its shutdown.
+  stopOnSignals(natter, logger, 'Host is shutting down', () => advertisement?.stop() ?? Promise.resolve());
   const banner = bannerText(
     {
       title: identity.title,
@@ -263,23 +280,6 @@ export async function host(flags: HostFlags): Promise<void> {
       process.stdout.write(`Could not open a browser (${why}). Sign in as ${identity.account} with this link (it works once, within 10 minutes):\n  ${signInUrl}\n`);
     });
   }
-
-  // Found on the LAN by `natter connect` (and IRC clients that browse for _irc._tcp); an mDNS failure (port 5353
-  // refused, no multicast) is a warning, never the end of the host.
-  const advertisement = advertised
-    ? advertiseHost({
-        name: identity.title,
-        ircPort,
-        tlsPort,
-        webPort,
-        fingerprint,
-        onError: (error) => {
-          logger.warn({ err: error }, 'LAN discovery (mDNS) failed; friends can still join by address');
-        },
-      })
-    : undefined;
-
-  stopOnSignals(natter, logger, 'Host is shutting down', () => advertisement?.stop() ?? Promise.resolve());
 }
 
 /** os.userInfo() throws when the user has no entry in the password database (some containers). */

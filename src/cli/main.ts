@@ -81,14 +81,14 @@ async function serve(flags: ServeFlags): Promise<void> {
       void natter.stop('This server left the cluster').finally(() => process.exit(1));
     },
   });
+  // Before the lines that say it runs: a signal sent on reading them must find the handler.
+  stopOnSignals(natter, logger, 'Server shutting down');
   const { tls } = natter;
   if (tls !== undefined) {
     // Also outside the log (which may be JSON, or silenced): users compare it with what their client shows.
     process.stderr.write(`natter: TLS certificate ${tls.source}: SHA-256 fingerprint ${tls.fingerprint}\n`);
   }
   logger.info({ version: VERSION, serverName: config.serverName, network: config.networkName }, 'Natter is running');
-
-  stopOnSignals(natter, logger, 'Server shutting down');
   process.on('SIGHUP', () => {
     natter.server.rehash().catch((error: unknown) => {
       logger.error({ reason: error instanceof Error ? error.message : String(error) }, 'configuration reload refused; keeping the old one');
