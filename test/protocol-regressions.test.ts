@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { applyMessage, initialState, splitText, utf8Length } from '../src/client/index.js';
 import type { ClientState } from '../src/client/index.js';
-import type { OpenBatch } from '../src/client/state.js';
 import { Outbound } from '../src/core/outbound.js';
 import { TagBit } from '../src/protocol/caps.js';
 import type { TagVariant } from '../src/protocol/caps.js';
@@ -44,17 +43,22 @@ describe('wire bytes: the CR/LF/NUL safety net (src/net/wire.ts)', () => {
 });
 
 describe('client reducer: nested batches (src/client/reducer.ts)', () => {
-  it('closing a deeply nested batch does not overflow the stack', { todo: 'src/client/reducer.ts:145-150: applyBatch/applyItem recurse once per nesting level; a server that nests ~3000-5000 BATCH +ref lines makes applyMessage throw RangeError' }, () => {
-    // The state a server reaches by sending `@batch=b<i-1> BATCH +b<i> netsplit` for i < depth and then closing the
-    // inner ones: built directly, because replaying the lines is quadratic in the depth (each line copies the map of
-    // open batches) and takes seconds.
-    const depth = 50_000;
-    let inner: OpenBatch = { type: 'netsplit', params: [], tags: undefined, items: [{ line: { source: 'a!a@h', command: 'QUIT', params: ['bye'] } }] };
-    for (let level = depth - 1; level > 0; level--) inner = { type: 'netsplit', params: [], tags: undefined, items: [{ batch: inner }] };
-    const state: ClientState = { ...initialState('me'), status: 'connected', batches: new Map([['b0', inner]]) };
-    const closing = parseMessage(':irc.test BATCH -b0');
-    assert.ok(closing);
-    assert.doesNotThrow(() => applyMessage(state, closing, 0));
+  it('a server nesting batches thousands deep cannot overflow the stack: batches past a few levels are not opened, and their lines still apply', () => {
+    const depth = 10_000;
+    let state: ClientState = { ...initialState('me'), status: 'connected' };
+    const apply = (line: string): void => {
+      const message = parseMessage(line);
+      assert.ok(message, line);
+      state = applyMessage(state, message, 0);
+    };
+    apply(':irc.test BATCH +b0 netsplit');
+    for (let level = 1; level < depth; level++) apply(`@batch=b${String(level - 1)} :irc.test BATCH +b${String(level)} netsplit`);
+    assert.ok(state.batches.size < 20, `${String(state.batches.size)} batches open`);
+    apply(`@batch=b${String(depth - 1)} :a!a@h QUIT :bye`);
+    assert.doesNotThrow(() => {
+      for (let level = depth - 1; level >= 0; level--) apply(`:irc.test BATCH -b${String(level)}`);
+    });
+    assert.equal(state.batches.size, 0, 'every batch is closed');
   });
 });
 
@@ -67,19 +71,26 @@ describe('relayed client-only tags and the 8191-byte tag limit (message-tags "Si
     await server.stop();
   });
 
-  it(
-    'a client message accepted with its tags reaches every recipient within 8191 bytes of tags',
-    { todo: 'src/net/connection.ts:46/114 accepts 8191 bytes of client tag data (message-tags allows clients 4094), and src/net/wire.ts:26-34 adds time, account and msgid on top' },
-    async () => {
-      const alice = await TestClient.register(server.port, 'tagalice', { caps: ['message-tags'] });
-      const bob = await TestClient.register(server.port, 'tagbob', { caps: ['message-tags', 'server-time'] });
-      // '@' + '+k=' + filler + ' ' is exactly the 8191 bytes the server takes from a client.
-      alice.send(`@+k=${'a'.repeat(8191 - 5)} PRIVMSG tagbob :hi`);
+  it('client-only tags of 4094 bytes (the message-tags limit for clients) are relayed within 8191 bytes; one byte more gets 417 and nothing is sent', async () => {
+    const alice = await TestClient.register(server.port, 'tagalice', { caps: ['message-tags'] });
+    const bob = await TestClient.register(server.port, 'tagbob', { caps: ['message-tags', 'server-time', 'account-tag'] });
+    try {
+      // '+k=' + filler is the tag data, without '@' and the space.
+      const filler = (tagData: number): string => 'a'.repeat(tagData - '+k='.length);
+      alice.send(`@+k=${filler(4094)} PRIVMSG tagbob :fits`);
       const relayed = await bob.expect('PRIVMSG');
+      assert.equal(relayed.params[1], 'fits');
       const tagSection = relayed.raw.slice(0, relayed.raw.indexOf(' ') + 1);
-      await alice.quit();
-      await bob.quit();
-      assert.ok(Buffer.byteLength(tagSection) <= 8191, `the relayed tag section is ${Buffer.byteLength(tagSection)} bytes`);
-    },
-  );
+      assert.ok(Buffer.byteLength(tagSection) <= 8191, `the relayed tag section is ${String(Buffer.byteLength(tagSection))} bytes`);
+      alice.send(`@+k=${filler(4095)} PRIVMSG tagbob :too much`);
+      assert.deepEqual((await alice.expect('417')).params.slice(1), ['Input line was too long']);
+      alice.send(`@+k=${filler(8186)} TAGMSG tagbob`);
+      await alice.expect('417');
+      alice.send('PRIVMSG tagbob :after');
+      assert.equal((await bob.expect('PRIVMSG')).params[1], 'after', 'nothing came before it');
+    } finally {
+      alice.close();
+      bob.close();
+    }
+  });
 });

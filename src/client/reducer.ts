@@ -119,6 +119,11 @@ function applyBatchLine(state: ClientState, message: IrcMessage, now: number): C
   if (reference.startsWith('+')) {
     const ref = reference.slice(1);
     const parent = message.tags?.get('batch');
+    // Closing a batch applies its nested batches recursively: a server nesting thousands deep would overflow the
+    // stack. Real servers nest one or two levels; deeper batches (and those inside a batch that is not open) are not
+    // opened, and their lines apply one by one.
+    if (parent !== undefined && !state.batches.has(parent)) return state;
+    if (parent !== undefined && batchDepth(state, parent) >= MAX_BATCH_DEPTH) return state;
     const batch: OpenBatch = { type, params, tags: message.tags, ...(parent === undefined ? {} : { parent }), items: [] };
     return withBatch(state, ref, batch);
   }
@@ -134,6 +139,19 @@ function applyBatchLine(state: ClientState, message: IrcMessage, now: number): C
     if (parent !== undefined) return withBatch(closed, batch.parent, { ...parent, items: [...parent.items, { batch }] });
   }
   return applyBatch(closed, batch, now, false);
+}
+
+const MAX_BATCH_DEPTH = 8;
+
+/** How many open batches `ref` is inside of, itself included; stops counting at MAX_BATCH_DEPTH. */
+function batchDepth(state: ClientState, ref: string): number {
+  let depth = 0;
+  for (let current: string | undefined = ref; current !== undefined && depth < MAX_BATCH_DEPTH; depth++) {
+    const open = state.batches.get(current);
+    if (open === undefined) break;
+    current = open.parent;
+  }
+  return depth;
 }
 
 function applyBatch(state: ClientState, batch: OpenBatch, now: number, historical: boolean): ClientState {

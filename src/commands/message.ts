@@ -6,6 +6,7 @@ import type { MessageCommand } from '../core/messaging.js';
 import { setAway, setRealname } from '../core/users.js';
 import { isViewOnce, VIEW_ONCE_TAG } from '../core/view-once.js';
 import { Cap } from '../protocol/caps.js';
+import { serializeTags } from '../protocol/message.js';
 import type { IrcMessage } from '../protocol/message.js';
 import * as N from '../protocol/numerics.js';
 import { isClientTag } from '../protocol/tags.js';
@@ -29,8 +30,15 @@ export function clientTags(ctx: CommandContext, message: IrcMessage): Map<string
     relayed.set(key, value);
   }
   if (viewOnce) (relayed ??= new Map()).set(VIEW_ONCE_TAG, '');
+  // message-tags "Size limit": clients get 4094 bytes of tag data, the server adds its own (time, msgid, account) on
+  // top, and what goes out must stay within 8191. The connection takes up to 8191 from a client (label, batch and
+  // other server-read tags are not relayed), so the relayed part is checked here.
+  if (relayed !== undefined && Buffer.byteLength(serializeTags(relayed)) > MAX_CLIENT_TAG_DATA) throw new ChatError('inputTooLong');
   return relayed;
 }
+
+/** message-tags: the tag data a client may send, without the '@' and the space. */
+export const MAX_CLIENT_TAG_DATA = 4094;
 
 function deliver(ctx: CommandContext, message: IrcMessage, command: MessageCommand): Promise<void> | undefined {
   const [targets, text = ''] = message.params;
@@ -68,7 +76,7 @@ export function sendToTarget(
   const { recipient, done } = sent;
   if (recipient?.away !== undefined && command === 'PRIVMSG') ctx.numeric(N.RPL_AWAY, recipient.nick, recipient.away);
   return done?.catch((error: unknown) => {
-    ctx.server.log('error', { err: error, command }, 'message not stored, so not delivered');
+    ctx.log('error', { kind: 'store', err: error, command }, 'message not stored, so not delivered');
     throw new FailError(command, 'MESSAGE_NOT_STORED', [target], 'The message could not be stored and was not delivered; try again');
   });
 }

@@ -38,6 +38,7 @@ const REPLIES: Record<ChatErrorCode, ReplyDef> = {
   cantKillServer: { numeric: N.ERR_CANTKILLSERVER, text: 'You cant kill a server!' },
   noTextToSend: { numeric: N.ERR_NOTEXTTOSEND, text: 'No text to send' },
   noRecipient: { numeric: N.ERR_NORECIPIENT, text: 'No recipient given' },
+  inputTooLong: { numeric: N.ERR_INPUTTOOLONG, text: 'Input line was too long' },
 };
 
 /** The numeric and its parameters after the client's nick, trailing text last. */

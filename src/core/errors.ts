@@ -32,7 +32,8 @@ export type ChatErrorCode =
   | 'noOperHost'
   | 'cantKillServer'
   | 'noTextToSend'
-  | 'noRecipient';
+  | 'noRecipient'
+  | 'inputTooLong';
 
 export class ChatError extends Error {
   /** The reply's parameters between the client's nick and the trailing text, e.g. [channel] or [nick, channel]. */
