@@ -19,6 +19,13 @@ export interface StorageUnderTest {
   readonly unavailable: string | undefined;
   /** Reads a table straight from the storage (not through Natter), to check where the data really is. */
   rows(table: string): Promise<Array<Record<string, unknown>>>;
+  /**
+   * The store's own consistency check, run beside Natter: what it reports wrong, or [] when it is sound, and what
+   * it checked. SQLite: PRAGMA integrity_check and foreign_key_check. PostgreSQL: every table read whole, and every
+   * B-tree index verified against its table with amcheck (bt_index_check with heapallindexed) where the extension
+   * can be created.
+   */
+  integrityProblems(): Promise<{ problems: string[]; checked: string }>;
   dispose(): Promise<void>;
 }
 
@@ -33,6 +40,16 @@ export function sqliteStorage(): StorageUnderTest {
       const db = new BetterSqlite3(join(dir, 'natter.db'), { readonly: true });
       try {
         return Promise.resolve(db.prepare(`SELECT * FROM ${table}`).all() as Array<Record<string, unknown>>);
+      } finally {
+        db.close();
+      }
+    },
+    integrityProblems() {
+      const db = new BetterSqlite3(join(dir, 'natter.db'), { readonly: true });
+      try {
+        const integrity = (db.pragma('integrity_check') as Array<{ integrity_check: string }>).map((row) => row.integrity_check).filter((line) => line !== 'ok');
+        const foreignKeys = (db.pragma('foreign_key_check') as Array<Record<string, unknown>>).map((row) => `foreign key: ${JSON.stringify(row)}`);
+        return Promise.resolve({ problems: [...integrity, ...foreignKeys], checked: 'PRAGMA integrity_check, PRAGMA foreign_key_check' });
       } finally {
         db.close();
       }
@@ -63,6 +80,44 @@ export async function postgresStorage(): Promise<StorageUnderTest> {
       await client.connect();
       try {
         return (await client.query<Record<string, unknown>>(`SELECT * FROM ${schema}.${table}`)).rows;
+      } finally {
+        await client.end();
+      }
+    },
+    async integrityProblems() {
+      const client = new pg.Client({ connectionString: POSTGRES_URL });
+      await client.connect();
+      try {
+        const problems: string[] = [];
+        const tables = (await client.query<{ name: string }>('SELECT tablename AS name FROM pg_tables WHERE schemaname = $1', [schema])).rows;
+        for (const { name } of tables) {
+          await client.query(`SELECT * FROM ${schema}.${name}`).catch((error: unknown) => {
+            problems.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+          });
+        }
+        // amcheck ships with PostgreSQL (contrib); creating it once in the database is harmless and lasts.
+        const amcheck = await client.query('CREATE EXTENSION IF NOT EXISTS amcheck').then(
+          () => true,
+          () => false,
+        );
+        let indexes = 0;
+        if (amcheck) {
+          const rows = (
+            await client.query<{ oid: number; name: string }>(
+              `SELECT c.oid, c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+               JOIN pg_am am ON am.oid = c.relam WHERE n.nspname = $1 AND am.amname = 'btree'`,
+              [schema],
+            )
+          ).rows;
+          for (const { oid, name } of rows) {
+            indexes++;
+            await client.query('SELECT bt_index_check($1::regclass, true)', [oid]).catch((error: unknown) => {
+              problems.push(`index ${name}: ${error instanceof Error ? error.message : String(error)}`);
+            });
+          }
+        }
+        const checked = `${String(tables.length)} tables read whole; ${amcheck ? `${String(indexes)} B-tree indexes checked with amcheck` : 'amcheck not available, indexes not checked'}`;
+        return { problems, checked };
       } finally {
         await client.end();
       }
