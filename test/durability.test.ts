@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TestClient } from './helpers/client.js';
-import { postgresStorage, sqliteStorage, survivesKill9 } from './helpers/durability.js';
+import { allMsgids, postgresStorage, sqliteStorage, survivesKill9 } from './helpers/durability.js';
 import type { StorageUnderTest } from './helpers/durability.js';
 import { registerAccount, saslPlain } from './helpers/login.js';
 
@@ -54,26 +54,6 @@ describe('nothing acknowledged is lost when the server is killed (SIGKILL)', { c
     });
   }
 });
-
-/** Every msgid a CHATHISTORY client can page through in a room, oldest first (AFTER from the start, page by page). */
-async function allMsgids(client: TestClient, channel: string): Promise<Set<string>> {
-  const seen = new Set<string>();
-  let ref = 'timestamp=1970-01-01T00:00:00.000Z';
-  for (;;) {
-    client.send(`CHATHISTORY AFTER ${channel} ${ref} 100`);
-    const open = await client.expect((m) => m.command === 'BATCH' && m.params[1] === 'chathistory', 5000);
-    const batch = (open.params[0] ?? '').slice(1);
-    let last: string | undefined;
-    for (;;) {
-      const next = await client.expect((m) => m.tags?.get('batch') === batch || (m.command === 'BATCH' && m.params[0] === `-${batch}`), 5000);
-      if (next.command === 'BATCH') break;
-      last = next.tags?.get('msgid');
-      if (last !== undefined) seen.add(last);
-    }
-    if (last === undefined) return seen;
-    ref = `msgid=${last}`;
-  }
-}
 
 describe('messages under load: every message a client saw echoed is in CHATHISTORY after SIGKILL', { concurrency: 2 }, () => {
   for (const [name, make] of storages) {

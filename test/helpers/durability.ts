@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { createSchema, dropSchema, freshSchemaName, POSTGRES_URL, postgresAvailable } from './postgres.js';
+import type { TestClient } from './client.js';
 import { serveNatter } from './process.js';
 
 /** Where a spawned `natter serve` keeps its data: `serveArgs` point it there. */
@@ -144,5 +145,25 @@ export async function survivesKill9(storage: StorageUnderTest, act: (port: numbe
     await check(second.port);
   } finally {
     await second.stop();
+  }
+}
+
+/** Every msgid a CHATHISTORY client can page through in a room, oldest first (AFTER from the start, page by page). */
+export async function allMsgids(client: TestClient, channel: string): Promise<Set<string>> {
+  const seen = new Set<string>();
+  let ref = 'timestamp=1970-01-01T00:00:00.000Z';
+  for (;;) {
+    client.send(`CHATHISTORY AFTER ${channel} ${ref} 100`);
+    const open = await client.expect((m) => m.command === 'BATCH' && m.params[1] === 'chathistory', 5000);
+    const batch = (open.params[0] ?? '').slice(1);
+    let last: string | undefined;
+    for (;;) {
+      const next = await client.expect((m) => m.tags?.get('batch') === batch || (m.command === 'BATCH' && m.params[0] === `-${batch}`), 5000);
+      if (next.command === 'BATCH') break;
+      last = next.tags?.get('msgid');
+      if (last !== undefined) seen.add(last);
+    }
+    if (last === undefined) return seen;
+    ref = `msgid=${last}`;
   }
 }
