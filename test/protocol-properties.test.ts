@@ -18,6 +18,7 @@ import fc from 'fast-check';
 import { applyMessage, initialState, splitText, utf8Length } from '../src/client/index.js';
 import type { ClientState } from '../src/client/index.js';
 import { MAX_MESSAGES_PER_BUFFER } from '../src/client/reducer.js';
+import { Counters } from '../src/core/counters.js';
 import { Outbound } from '../src/core/outbound.js';
 import { Connection, MAX_BODY_BYTES, MAX_TAG_BYTES } from '../src/net/connection.js';
 import type { ConnectionHost, Transport } from '../src/net/connection.js';
@@ -316,6 +317,7 @@ function limitProbe(): { connection: Connection; dispatched: IrcMessage[]; repli
     },
     sendQueueBytes: 1 << 20,
     flood: { enabled: false, burst: 1, perSecond: 1, maxQueued: 1 },
+    counters: new Counters(),
     markThrottled: () => undefined,
     connectionClosed: () => undefined,
     now: () => 0,

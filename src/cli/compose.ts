@@ -14,6 +14,7 @@ import { RedisClaims } from '../bus/redis-claims.js';
 import { ConfigError, parseHostPort, toServerSettings } from '../config/load.js';
 import { defaultDataDir } from '../config/paths.js';
 import type { Config } from '../config/schema.js';
+import { StoreTimings } from '../core/counters.js';
 import { newNodeId } from '../core/msgid.js';
 import { dropNodeSessions, lostNodeReason } from '../core/nodes.js';
 import type { Bus, Clock } from '../core/ports.js';
@@ -29,6 +30,7 @@ import type { HttpFace, MountedRoutes } from '../http/server.js';
 import { UploadLibrary } from '../http/upload-library.js';
 import { openPostgresStore } from '../store/postgres/open.js';
 import { openSqliteStore } from '../store/sqlite/open.js';
+import { timedStore } from '../store/timed.js';
 
 /** The built web client, shipped in the package (web/dist beside src/ and dist/). */
 const WEB_ROOT = fileURLToPath(new URL('../../web/dist', import.meta.url));
@@ -110,8 +112,11 @@ function stsSettings(config: Config, tlsAddresses: readonly ListenAddress[]): St
   return { port, durationSeconds: config.tls.sts.durationSeconds, preload: config.tls.sts.preload };
 }
 
+/** Writes an error line; once the server exists it goes through server.log, which counts it for the metrics. */
+type ErrorLog = (fields: Record<string, unknown>, message: string) => void;
+
 /** The in-process bus, or in cluster mode the Redis one (docs/cluster.md). */
-async function openBus(config: Config, logger: Logger, onHealth: (healthy: boolean, why: string) => void): Promise<Bus> {
+async function openBus(config: Config, logger: Logger, logError: ErrorLog, onHealth: (healthy: boolean, why: string) => void): Promise<Bus> {
   // A node id new at every start: session ids, and guests' view-once keys built on them, never repeat a past run's.
   const nodeId = newNodeId();
   if (config.cluster === undefined) return new MemoryBus(nodeId);
@@ -124,7 +129,7 @@ async function openBus(config: Config, logger: Logger, onHealth: (healthy: boole
       // Remote events wait until this node has copied the running network's state (network.bootstrap() below).
       bootstrap: true,
       onError(error) {
-        logger.error({ err: error }, 'cluster bus');
+        logError({ kind: 'bus', err: error }, 'cluster bus');
       },
       onHealth,
     });
@@ -159,7 +164,11 @@ const STATUS_CHECK_MS = 250;
 
 export async function startNatter(options: StartOptions): Promise<RunningNatter> {
   const { config, logger } = options;
-  const store = await openStore(config);
+  // /metrics shows store latencies: the store is measured at this one place (store/timed.ts), when metrics are served.
+  const servesMetrics = config.metrics.enabled && (config.http.listen.length > 0 || config.https.listen.length > 0);
+  const storeTimings = servesMetrics ? new StoreTimings() : undefined;
+  const openedStore = await openStore(config);
+  const store = storeTimings === undefined ? openedStore : timedStore(openedStore, storeTimings);
   let tls: TlsMaterial | undefined;
   try {
     tls = await tlsMaterial(config);
@@ -182,10 +191,23 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
   let bus: Bus;
   // Set once the server exists; the bus reports changes of health only after it has connected.
   const health = { change: (_healthy: boolean, _why: string): void => undefined };
+  // Errors of the bus and the claims before the server exists are only logged; then server.log counts them too.
+  const errors: { log: ErrorLog } = {
+    log: (fields, message) => {
+      logger.error(fields, message);
+    },
+  };
   try {
-    bus = await openBus(config, logger, (healthy, why) => {
-      health.change(healthy, why);
-    });
+    bus = await openBus(
+      config,
+      logger,
+      (fields, message) => {
+        errors.log(fields, message);
+      },
+      (healthy, why) => {
+        health.change(healthy, why);
+      },
+    );
   } catch (error) {
     await store.close();
     throw error;
@@ -198,7 +220,7 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
         url: config.cluster.redis,
         network: config.cluster.namespace,
         onError(error) {
-          logger.error({ err: error }, 'cluster claims');
+          errors.log({ kind: 'bus', err: error }, 'cluster claims');
         },
       });
     } catch (error) {
@@ -217,6 +239,7 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
     logger,
     version: `natter-${VERSION}`,
     configSource: options.configSource ?? 'built-in defaults',
+    trustedProxies: config.proxy.trusted,
     reloadSettings: async (): Promise<ServerSettings> => {
       if (reload === undefined) return server.settings;
       const next = await reload();
@@ -234,6 +257,9 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
       return settingsOf(next);
     },
   });
+  errors.log = (fields, message) => {
+    server.log('error', fields, message);
+  };
   // Cluster mode (issue 9): out of service while Redis is out of reach; a lost node's users are dropped by one survivor.
   health.change = (healthy: boolean, why: string): void => {
     if (healthy) {
@@ -241,7 +267,7 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
       server.setOutOfService(undefined);
       return;
     }
-    logger.error({ why }, 'cluster: out of service');
+    server.log('error', { kind: 'bus', why }, 'cluster: out of service');
     server.setOutOfService(`${config.serverName} lost the cluster; reconnect to another server`);
     if (why.startsWith('this node was declared lost')) options.onClusterLost?.(why);
   };
@@ -254,7 +280,7 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
   const statusTimer = bus instanceof RedisBus ? reportStatus(bus, server, config) : undefined;
   // Kept whether or not HTTP listens now: REDACT and account drops still delete uploads stored before.
   const uploads = new UploadLibrary(store, join(dataDirOf(config), 'uploads'), (error, what) => {
-    logger.error({ err: error }, what);
+    server.log('error', { kind: 'upload', err: error }, what);
   });
   server.uploads = uploads;
   const addresses: ListenAddress[] = [];
@@ -274,7 +300,16 @@ export async function startNatter(options: StartOptions): Promise<RunningNatter>
     const https = tls !== undefined && config.https.listen.length > 0 ? { listen: config.https.listen.map(parseHostPort), identity: tls, hstsSeconds: config.tls.sts.durationSeconds } : undefined;
     if (config.http.listen.length > 0 || https !== undefined) {
       const node = config.cluster === undefined ? {} : { node: bus.nodeId };
-      httpFace = await startHttp(server, config.http.listen.map(parseHostPort), { webRoot: WEB_ROOT, logger, uploads, routes: options.routes ?? [], ...node, ...(https === undefined ? {} : { https }) });
+      const metrics = servesMetrics ? { metrics: { ...(config.metrics.token === undefined ? {} : { token: config.metrics.token }), ...(storeTimings === undefined ? {} : { storeTimings }) } } : {};
+      httpFace = await startHttp(server, config.http.listen.map(parseHostPort), {
+        webRoot: WEB_ROOT,
+        logger,
+        uploads,
+        routes: options.routes ?? [],
+        ...node,
+        ...metrics,
+        ...(https === undefined ? {} : { https }),
+      });
       bound.http = httpFace.addresses;
       bound.https = httpFace.httpsAddresses;
     }

@@ -12,6 +12,8 @@ import type { StoreFlags } from './account.js';
 import { ClusterStatusError, clusterStatus } from './cluster-status.js';
 import type { ClusterStatusFlags } from './cluster-status.js';
 import { startNatter, stopOnSignals, VERSION } from './compose.js';
+import { doctor } from './doctor.js';
+import type { DoctorFlags } from './doctor.js';
 import { DEFAULT_IRC_PORT, DEFAULT_WEB_PORT, host, portOption, TLS_PORT_OFFSET } from './host.js';
 import type { HostFlags } from './host.js';
 import { HostError } from './host-identity.js';
@@ -216,6 +218,16 @@ export async function main(argv: string[]): Promise<void> {
     .option('--json', 'print JSON instead of a table')
     .addHelpText('after', '\nExit codes: 0 (also with no live nodes), 1 when Redis cannot be reached, 2 for bad or missing settings.')
     .action((flags: ClusterStatusFlags) => clusterStatus(flags));
+
+  program
+    .command('doctor')
+    .description('check this installation (config, data folder, store, TLS, ports, cluster, uploads) and say what is wrong; changes nothing')
+    .option('--config <file>', 'the JSON configuration file natter serve uses')
+    .option('--data <dir>', 'the data folder (default: the same as natter serve)')
+    .option('--database <url>', 'a PostgreSQL URL instead of the data folder, postgres://user@host:port/database')
+    .option('--json', 'print JSON instead of lines')
+    .addHelpText('after', '\nExit codes: 0 when nothing is wrong (warnings alone included), 1 when a check failed (✗), 2 for bad flags. See docs/operations.md.')
+    .action((flags: DoctorFlags) => doctor(flags));
 
   try {
     await program.parseAsync(argv);

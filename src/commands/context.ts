@@ -34,8 +34,20 @@ export interface ServerServices {
   rehash(): Promise<void>;
   /** Connections not yet registered, for LUSERS. */
   unregisteredCount(): number;
-  /** Writes a line for operators' eyes in the server log. */
-  log(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string): void;
+  /**
+   * Writes a line for operators' eyes in the server log: through `logger` when it is about one connection (its lines
+   * carry the session id). An error is also counted for the metrics by its `kind` field ("store", "command", ...).
+   */
+  log(level: LogLevel, fields: Record<string, unknown>, message: string, logger?: SessionLogger): void;
+}
+
+export type LogLevel = 'info' | 'warn' | 'error';
+
+/** A logger bound to one connection (a pino child made once per connection, with its session id). */
+export interface SessionLogger {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
 }
 
 /** One queued reply, and the batch (by reference tag) it belongs to, if any. */
@@ -68,7 +80,14 @@ export class CommandContext {
     public session: Session,
     /** This connection: replies go to it alone, and its caps decide their form. */
     readonly device: Device,
+    /** This connection's log lines, with its session id; without it lines go to the server's log as they are. */
+    readonly logger?: SessionLogger,
   ) {}
+
+  /** Writes a line about this connection to the server log (ServerServices.log), with its session id. */
+  log(level: LogLevel, fields: Record<string, unknown>, message: string): void {
+    this.server.log(level, fields, message, this.logger);
+  }
 
   get network(): Network {
     return this.server.network;
@@ -97,6 +116,10 @@ export class CommandContext {
 
   /** IRCv3 standard-replies: FAIL/WARN/NOTE <command> <code> [context...] :<description>. */
   standardReply(kind: 'FAIL' | 'WARN' | 'NOTE', command: string, code: string, ...rest: string[]): void {
+    // Context a client wrote (a tag value, a trailing parameter) may not be writable as a middle parameter: '*' in
+    // its place, as numeric() does, or the client would read the parameters shifted (test/fuzz-regressions.test.ts).
+    const last = rest.length - 1;
+    for (let i = 0; i < last; i++) if (!isValidMiddleParam(rest[i] ?? '')) rest[i] = '*';
     this.fromServer(kind, [command, code, ...rest]);
   }
 

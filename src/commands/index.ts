@@ -58,7 +58,7 @@ function handleFailure(ctx: CommandContext, verb: string, error: unknown): void 
   try {
     reportError(ctx, error);
   } catch {
-    ctx.server.log('error', { err: error, command: verb, session: ctx.session.id }, 'command failed');
+    ctx.log('error', { kind: 'command', err: error, command: verb }, 'command failed');
     ctx.fromServer('FAIL', [verb, 'INTERNAL_ERROR', 'The server could not complete this command']);
   }
 }

@@ -9,7 +9,7 @@ import type { CommandContext } from './context.js';
 import type { CommandTable } from './types.js';
 
 function internalError(ctx: CommandContext, target: string, error: unknown): FailError {
-  ctx.server.log('error', { err: error, command: 'MARKREAD', session: ctx.session.id }, 'read marker not read or stored');
+  ctx.log('error', { kind: 'store', err: error, command: 'MARKREAD' }, 'read marker not read or stored');
   return new FailError('MARKREAD', 'INTERNAL_ERROR', [target], 'The read timestamp could not be set');
 }
 

@@ -34,7 +34,7 @@ export async function identify(ctx: CommandContext, accountName: string, passwor
   logIn(network, session, account);
   sendLoggedIn(ctx, account);
   reply(ctx, `You are now logged in as ${account.name}.`);
-  server.log('info', { account: account.name, session: session.id, ip: session.ip }, 'logged in');
+  ctx.log('info', { account: account.name, ip: session.ip }, 'logged in');
   return true;
 }
 

@@ -6,6 +6,7 @@ import { becomeOperator, quit } from '../core/users.js';
 import { matchWildcard } from '../protocol/mask.js';
 import * as N from '../protocol/numerics.js';
 import { fitTrailing } from './registration.js';
+import { loginWait, throttledText } from './sasl.js';
 import type { CommandTable } from './types.js';
 
 export const operCommands: CommandTable = {
@@ -16,19 +17,28 @@ export const operCommands: CommandTable = {
       const { network, session, server } = ctx;
       const credential = network.settings.opers.find((o) => o.name === name);
       const userhost = network.fold(`${session.user}@${session.host}`);
+      // Operator passwords are guessed like account passwords: the same throttle, per address (shared with SASL and
+      // NickServ) and per operator name, so neither one address nor many can try them at the flood-control rate.
+      const throttle = server.loginThrottle;
+      const operKey = `oper:${name}`;
+      const wait = Math.max(loginWait(ctx, undefined), throttle.retryAfter(operKey));
+      if (wait > 0) throw new ChatError('passwordMismatch', [], throttledText(wait));
       // Verify even for an unknown name, so timing does not tell which operator names exist.
       const ok = await server.auth.verifyPassword(credential?.passwordHash, password);
       if (credential === undefined || !ok) {
-        server.log('warn', { nick: session.nick, oper: name, ip: session.ip }, 'failed OPER attempt');
+        throttle.fail(`ip:${session.ip}`);
+        throttle.fail(operKey);
+        ctx.log('warn', { nick: session.nick, oper: name, ip: session.ip }, 'failed OPER attempt');
         throw new ChatError('passwordMismatch');
       }
+      throttle.succeed(operKey);
       if (credential.hosts.length > 0 && !credential.hosts.some((mask) => matchWildcard(network.fold(mask), userhost))) {
-        server.log('warn', { nick: session.nick, oper: name, ip: session.ip }, 'OPER from a host not allowed');
+        ctx.log('warn', { nick: session.nick, oper: name, ip: session.ip }, 'OPER from a host not allowed');
         throw new ChatError('noOperHost');
       }
       becomeOperator(network, session, credential.name);
       ctx.numeric(N.RPL_YOUREOPER, 'You are now an IRC operator');
-      server.log('info', { nick: session.nick, oper: name }, 'operator logged in');
+      ctx.log('info', { nick: session.nick, oper: name }, 'operator logged in');
     },
   },
   KILL: {

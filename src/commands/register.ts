@@ -31,7 +31,7 @@ export async function registerAccount(ctx: CommandContext, name: string, passwor
   const account = await createAccount(network, server.store, server.auth, name, password);
   server.loginThrottle.fail(throttleKey);
   logIn(network, session, account);
-  server.log('info', { account: account.name, ip: session.ip }, 'account registered');
+  ctx.log('info', { account: account.name, ip: session.ip }, 'account registered');
   return account;
 }
 

@@ -51,7 +51,7 @@ function succeed(ctx: CommandContext, account: AccountRecord): void {
   logIn(network, session, account);
   sendLoggedIn(ctx, account);
   ctx.numeric(N.RPL_SASLSUCCESS, 'SASL authentication successful');
-  server.log('info', { account: account.name, session: session.id, ip: session.ip }, 'logged in');
+  ctx.log('info', { account: account.name, ip: session.ip }, 'logged in');
 }
 
 /**
@@ -72,7 +72,7 @@ export function recordFailedLogin(ctx: CommandContext, accountFolded: string | u
   const throttle = ctx.server.loginThrottle;
   throttle.fail(`ip:${ctx.session.ip}`);
   if (accountFolded !== undefined) throttle.fail(`account:${accountFolded}`);
-  ctx.server.log('warn', { account: accountFolded, mechanism, ip: ctx.session.ip }, 'failed login');
+  ctx.log('warn', { account: accountFolded, mechanism, ip: ctx.session.ip }, 'failed login');
 }
 
 /**
@@ -113,7 +113,7 @@ async function external(ctx: CommandContext, payload: string): Promise<void> {
   if (account === undefined || (payload !== '' && network.fold(payload) !== account.nameFolded)) {
     // Logged, not counted: no password was guessed, and a client trying EXTERNAL before PLAIN must not lock its
     // address out.
-    server.log('warn', { account: account?.nameFolded, mechanism: 'EXTERNAL', ip: session.ip, certfp: ctx.device.certfp }, 'failed login');
+    ctx.log('warn', { account: account?.nameFolded, mechanism: 'EXTERNAL', ip: session.ip, certfp: ctx.device.certfp }, 'failed login');
     fail(ctx, ctx.device.certfp === undefined ? 'SASL EXTERNAL needs a TLS client certificate' : 'SASL authentication failed: no account has this certificate');
     return;
   }

@@ -22,7 +22,7 @@ const UPLOAD_GRACE_MS = 120_000;
 
 /** A store failure: logged without the driver's details (they may quote the content), answered INTERNAL_ERROR. */
 function storeFailure(ctx: CommandContext, context: string, error: unknown): FailError {
-  ctx.server.log('error', { err: new ViewOnceStoreError(error), command: 'VIEWONCE', session: ctx.session.id }, 'view-once store failed');
+  ctx.log('error', { kind: 'store', err: new ViewOnceStoreError(error), command: 'VIEWONCE' }, 'view-once store failed');
   return new FailError('VIEWONCE', 'INTERNAL_ERROR', [context], 'The view-once message could not be read; try again');
 }
 

@@ -97,6 +97,7 @@ export function tryCompleteRegistration(ctx: CommandContext): Promise<void> | un
   if (user !== undefined) return joinAsDevice(ctx, user);
   session.updatePrefix();
   registerSession(network, session);
+  countRegistration(ctx, false);
   sendWelcome(ctx);
   return afterRegistration(ctx);
 }
@@ -109,6 +110,7 @@ export function tryCompleteRegistration(ctx: CommandContext): Promise<void> | un
 async function joinAsDevice(ctx: CommandContext, user: Session): Promise<void> {
   attachDevice(ctx.network, ctx.session, ctx.device, user);
   ctx.session = user;
+  countRegistration(ctx, true);
   sendWelcome(ctx);
   if (user.away !== undefined) ctx.numeric(N.RPL_NOWAWAY, 'You have been marked as being away');
   const { device, network } = ctx;
@@ -143,6 +145,13 @@ async function afterRegistration(ctx: CommandContext): Promise<void> {
   // The welcome goes out before the JOINs, which the network delivers to the connection directly.
   ctx.flushPartial();
   await joinRooms(ctx, rooms);
+}
+
+/** For the metrics and the log: a connection completed registration (`device`: as one more device of a user online). */
+function countRegistration(ctx: CommandContext, device: boolean): void {
+  const { session, network } = ctx;
+  network.counters.registrations++;
+  ctx.log('info', { nick: session.nick, account: session.account, ...(device ? { device: true } : {}) }, 'registered');
 }
 
 function sendWelcome(ctx: CommandContext): void {

@@ -2,6 +2,7 @@
  * The configuration file's shape, its defaults, and how it becomes core's ServerSettings.
  * Every key is optional in the file; an unknown key or a wrong value is refused naming the key.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isValidChannelName } from '../core/rooms.js';
 
@@ -9,6 +10,15 @@ const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, '
 const serverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z0-9.-]*$/, 'expected a host-like name with a dot, e.g. irc.example.org');
 const positive = z.number().int().positive();
 const nonNegative = z.number().int().nonnegative();
+
+/** An IP address or a CIDR subnet (node's BlockList takes both): "10.0.0.7", "192.168.1.0/24", "::1", "fd00::/8". */
+function isAddressOrSubnet(entry: string): boolean {
+  const [address = '', prefix, extra] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
+}
+const addressOrSubnet = z.string().refine(isAddressOrSubnet, 'expected an IP address or a subnet, e.g. 192.168.1.0/24, 10.0.0.7 or ::1');
 
 export const floodSchema = z.strictObject({
   enabled: z.boolean().default(true),
@@ -33,6 +43,10 @@ export const limitsSchema = z.strictObject({
   sendQueueBytes: z.number().int().min(4096).default(1024 * 1024),
   connectionsPerIp: nonNegative.default(32),
   maxConnections: nonNegative.default(20000),
+  /** New connections one address may open per minute, all of them at once if it likes (a token bucket); 0: no limit. */
+  connectionsPerIpPerMinute: nonNegative.default(60),
+  /** Addresses and subnets connectionsPerIpPerMinute does not apply to: loopback (the host itself, a local proxy). */
+  connectionRateExempt: z.array(addressOrSubnet).default(['127.0.0.0/8', '::1']),
   registrationTimeoutSeconds: positive.default(60),
   pingIntervalSeconds: positive.default(120),
   pingTimeoutSeconds: positive.default(60),
@@ -94,6 +108,19 @@ const publicUrl = z
   .regex(/^https?:\/\/[^\s/?#@]+(\/[^\s?#]*)?$/, 'expected an absolute http:// or https:// URL without query or fragment, e.g. https://chat.example.org')
   .transform((url) => url.replace(/\/+$/, ''));
 
+/**
+ * GET /metrics on the HTTP face (docs/operations.md): served to loopback clients only, or with a token to whoever
+ * sends it as `Authorization: Bearer <token>`.
+ */
+export const metricsSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  token: z
+    .string()
+    .min(16, 'expected at least 16 characters, e.g. the output of `openssl rand -hex 32`')
+    .regex(/^\S+$/, 'expected no spaces')
+    .optional(),
+});
+
 /** natter.chat/view-once messages (docs/extensions/view-once.md). */
 export const viewOnceSchema = z.strictObject({
   /** A view-once message is deleted this many hours after it was sent, opened by all its recipients or not (fractions allowed). */
@@ -143,6 +170,14 @@ export const configSchema = z.strictObject({
   http: z.strictObject({ listen: z.array(hostPort).default([]), publicUrl: publicUrl.optional() }).default({ listen: [] }),
   /** The same over HTTPS (and wss), with the TLS certificate of `tls` (tls.cert and tls.key, else self-signed). */
   https: z.strictObject({ listen: z.array(hostPort).default([]) }).default({ listen: [] }),
+  /**
+   * Load balancers in front (docs/cluster.md): connections from these addresses to the IRC listeners start with a
+   * PROXY protocol header (v1 or v2), and their HTTP requests name the client in X-Forwarded-For; both give the
+   * client's address to limits, bans and prefixes. Read at start.
+   */
+  proxy: z.strictObject({ trusted: z.array(addressOrSubnet).default([]) }).default({ trusted: [] }),
+  /** /metrics on the HTTP and HTTPS listeners (docs/operations.md). */
+  metrics: metricsSchema.default(metricsSchema.parse({})),
   uploads: uploadsSchema.default(uploadsSchema.parse({})),
   tls: tlsSchema.default(tlsSchema.parse({})),
   /** Cluster mode (docs/cluster.md): several processes serve one network through Redis; the store is PostgreSQL. */

@@ -89,6 +89,8 @@ export function sendMessage(
   // natter.chat/view-once: sealed for its recipients, its content kept for them alone, never in history (core/view-once.ts).
   const sealed = isViewOnce(tags) ? sealViewOnce(network, viewOnce, session, event, lines) : undefined;
   if (sealed !== undefined) event = sealed.event;
+  // Past every rule: the message is accepted (whether the store then keeps it is counted as an error if not).
+  network.counters.messagesAccepted[command]++;
   const item = sealed !== undefined || history === undefined || historyTarget === '' ? undefined : historyItem(session, event, historyTarget, recipient);
   const publish = (): void => {
     network.publish(event);

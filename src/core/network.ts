@@ -7,6 +7,7 @@ import type { Casefold } from '../protocol/casemapping.js';
 import { casefolder } from '../protocol/casemapping.js';
 import { Channel, isRank, Membership, Rank, RANKS, RoomRegistration } from './channel.js';
 import type { ModeChange, NetworkEvent, RoleChange, UserIntro } from './events.js';
+import { Counters } from './counters.js';
 import { MonitorRegistry } from './monitor.js';
 import * as N from '../protocol/numerics.js';
 import { MsgidSource } from './msgid.js';
@@ -73,6 +74,8 @@ export class Network {
   readonly msgids = new MsgidSource();
   /** MONITOR lists of this node's sessions (core/monitor.ts); only sign-on/off and presence events touch it. */
   readonly monitor = new MonitorRegistry();
+  /** What this node counts for its metrics (core/counters.ts): net/ and commands/ count here too. */
+  readonly counters = new Counters();
   private ownRoute: Route = undefined;
   /**
    * Who holds each nick and who founded each room, network-wide (issue 9): asked before NICK and a room's first JOIN
@@ -359,12 +362,19 @@ export class Network {
    */
   apply(event: NetworkEvent, local = true): void {
     switch (event.type) {
-      case 'channelMessage':
+      // Deliveries are the lines the fan-out queued on this node's connections (counted by net/ in linesQueued).
+      case 'channelMessage': {
+        const queued = this.counters.linesQueued;
         this.applyChannelMessage(event);
+        this.counters.deliveries += this.counters.linesQueued - queued;
         return;
-      case 'privateMessage':
+      }
+      case 'privateMessage': {
+        const queued = this.counters.linesQueued;
         this.applyPrivateMessage(event);
+        this.counters.deliveries += this.counters.linesQueued - queued;
         return;
+      }
       case 'userRegistered':
         this.applyUserRegistered(event.user);
         return;
@@ -443,9 +453,12 @@ export class Network {
         this.applyAccountRoomsForgotten(event.accountId, local);
         return;
       // natter.chat/view-once: delivered by its own rules (sealed or marked, per recipient).
-      case 'viewOnceMessage':
+      case 'viewOnceMessage': {
+        const queued = this.counters.linesQueued;
         deliverViewOnce(this, event);
+        this.counters.deliveries += this.counters.linesQueued - queued;
         return;
+      }
       case 'viewOnceOpened':
         deliverViewOnceOpened(this, event);
         return;

@@ -40,8 +40,12 @@ export interface LimitSettings {
   readonly sendQueueBytes: number;
   /** Simultaneous connections from one IP address; 0 means unlimited. */
   readonly connectionsPerIp: number;
-  /** Connections in all; 0 means unlimited. */
+  /** Connections in all, over every listener (TCP, TLS, WebSocket); 0 means unlimited. */
   readonly maxConnections: number;
+  /** New connections from one IP address per minute, a burst of as many allowed; 0 means unlimited. */
+  readonly connectionsPerIpPerMinute: number;
+  /** Addresses and CIDR subnets not counted by connectionsPerIpPerMinute. */
+  readonly connectionRateExempt: readonly string[];
   readonly registrationTimeoutSeconds: number;
   readonly pingIntervalSeconds: number;
   readonly pingTimeoutSeconds: number;

@@ -151,6 +151,8 @@ export interface UploadStore {
 export interface Store extends AccountStore, RoomStore, HistoryStore, ReadMarkerStore, RoomJoinStore, UploadStore, ViewOnceStore {
   /** "sqlite:/path/natter.db" or "postgres://host/db", for messages and `natter doctor`. */
   readonly description: string;
+  /** Resolves once the database answers a trivial query (the readiness check, /readyz); rejects once closing. */
+  ping(): Promise<void>;
   /** Writes the history appends still pending first; appends made after close() was called are rejected. */
   close(): Promise<void>;
 }

@@ -1,8 +1,8 @@
 /**
  * The HTTP face of a Natter server (issue 6): the built web client, IRC over WebSocket on the same port (IRCv3
- * WebSocket, entering the same pipeline as TCP), `/healthz`, and security headers on every response: a CSP without
- * 'unsafe-inline', no framing, nosniff. The same app is served over HTTPS (and wss) with the server's TLS
- * certificate when asked.
+ * WebSocket, entering the same pipeline as TCP), `/healthz`, `/readyz` and `/metrics` (issue 10), and security
+ * headers on every response: a CSP without 'unsafe-inline', no framing, nosniff. The same app is served over HTTPS
+ * (and wss) with the server's TLS certificate when asked.
  */
 import { existsSync } from 'node:fs';
 import http from 'node:http';
@@ -18,6 +18,8 @@ import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { ListenAddress, NatterServer, TlsIdentity } from '../net/server.js';
 import { chooseSubprotocol } from '../net/websocket.js';
+import { metricsRoute, ServerMetrics } from './metrics.js';
+import type { MetricsOptions } from './metrics.js';
 import { staticFiles } from './static.js';
 import type { UploadLibrary } from './upload-library.js';
 import { uploadRoutes } from './uploads.js';
@@ -36,6 +38,8 @@ export interface HttpOptions {
   readonly routes?: readonly MountedRoutes[];
   /** Cluster mode: this node's id, which /healthz names (docs/cluster.md). */
   readonly node?: string;
+  /** Serve /metrics (docs/operations.md) with these options; without them /metrics is not served. */
+  readonly metrics?: MetricsOptions;
 }
 
 /** A sub-application mounted at a path, on every HTTP and HTTPS listener. */
@@ -76,6 +80,8 @@ export interface AppOptions {
   readonly routes?: readonly MountedRoutes[];
   /** Cluster mode: this node's id, named by /healthz. */
   readonly node?: string;
+  /** The server's metrics, served at /metrics; shared by every listener. */
+  readonly metrics?: ServerMetrics;
 }
 
 /**
@@ -93,6 +99,64 @@ function healthz(natter: NatterServer, node: string | undefined) {
       users: natter.network.registeredCount,
     };
     return c.json(body, inService ? 200 : 503);
+  };
+}
+
+/** How long /readyz waits for the store before it calls it unreachable. */
+const STORE_CHECK_TIMEOUT_MS = 2000;
+
+/**
+ * Pings the store for /readyz: probes that come while a ping is out share it, and a store that stops answering is
+ * logged once (not at every probe), with the cause that /readyz itself does not show.
+ */
+class StoreCheck {
+  private pending: Promise<string | undefined> | undefined;
+  private failing = false;
+
+  constructor(private readonly natter: NatterServer) {}
+
+  /** Why the store is not usable, or undefined when it answered. */
+  problem(): Promise<string | undefined> {
+    this.pending ??= this.ping().finally(() => {
+      this.pending = undefined;
+    });
+    return this.pending;
+  }
+
+  private async ping(): Promise<string | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        reject(new Error(`no answer within ${String(STORE_CHECK_TIMEOUT_MS)} ms`));
+      }, STORE_CHECK_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.natter.store.ping(), timeout]);
+      if (this.failing) this.natter.log('info', {}, 'readiness: the store answers again');
+      this.failing = false;
+      return undefined;
+    } catch (error) {
+      if (!this.failing) this.natter.log('warn', { err: error }, 'readiness: the store does not answer');
+      this.failing = true;
+      return 'store unreachable';
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/**
+ * /readyz: 200 while this node is ready to take clients: its listeners listen, it is in service (as /healthz says:
+ * not shutting down; cluster mode: in reach of Redis) and its store answers a trivial query. Otherwise 503 naming
+ * the reason. /healthz, which never waits on the store, stays the liveness check (docs/operations.md).
+ */
+function readyz(natter: NatterServer, node: string | undefined) {
+  const store = new StoreCheck(natter);
+  return async (c: Context) => {
+    const reason = !natter.listening ? 'not listening' : (natter.outOfServiceReason ?? (await store.problem()));
+    const ready = reason === undefined;
+    const body = { status: ready ? 'ready' : 'not ready', ready, ...(reason === undefined ? {} : { reason }), ...(node === undefined ? {} : { node }) };
+    return c.json(body, ready ? 200 : 503);
   };
 }
 
@@ -128,6 +192,8 @@ export function httpApp(natter: NatterServer, webRoot: string, options: AppOptio
   // gzip or deflate for text, JSON and JavaScript of 1 kB and more (the emoji data: 440 kB, 75 kB gzipped).
   app.use('*', compress());
   app.get('/healthz', healthz(natter, options.node));
+  app.get('/readyz', readyz(natter, options.node));
+  if (options.metrics !== undefined) app.get('/metrics', metricsRoute(options.metrics));
   if (options.uploads !== undefined) app.route('/uploads', options.uploads);
   for (const mounted of options.routes ?? []) app.route(mounted.path, mounted.app);
   if (existsSync(`${webRoot}/index.html`)) {
@@ -181,7 +247,7 @@ export async function startHttp(natter: NatterServer, listen: readonly ListenAdd
         return;
       }
       sockets.handleUpgrade(request, socket, head, (ws) => {
-        natter.acceptWebSocket(ws, request.socket.remoteAddress, secure);
+        natter.acceptWebSocket(ws, natter.httpClientAddress(request.socket.remoteAddress, request.socket.remotePort, request.headers['x-forwarded-for']), secure);
       });
     };
   const requestHandler = (app: Hono): http.RequestListener => {
@@ -197,6 +263,7 @@ export async function startHttp(natter: NatterServer, listen: readonly ListenAdd
   const secureServers: https.Server[] = [];
   const addresses: ListenAddress[] = [];
   const httpsAddresses: ListenAddress[] = [];
+  let metrics: ServerMetrics | undefined;
   const logBound = (address: ListenAddress, what: string): void => {
     options.logger.info({ address: `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}` }, what);
   };
@@ -204,7 +271,9 @@ export async function startHttp(natter: NatterServer, listen: readonly ListenAdd
     const uploads = options.uploads === undefined ? undefined : uploadRoutes(natter, options.uploads);
     const routes = options.routes ?? [];
     const node = options.node === undefined ? {} : { node: options.node };
-    const plainApp = httpApp(natter, options.webRoot, { routes, ...node, ...(uploads === undefined ? {} : { uploads }) });
+    metrics = options.metrics === undefined ? undefined : new ServerMetrics(natter, { ...options.metrics, ...node });
+    const shared = { routes, ...node, ...(uploads === undefined ? {} : { uploads }), ...(metrics === undefined ? {} : { metrics }) };
+    const plainApp = httpApp(natter, options.webRoot, shared);
     for (const address of listen) {
       const server = http.createServer(requestHandler(plainApp));
       server.on('upgrade', upgradeHandler(false));
@@ -215,7 +284,7 @@ export async function startHttp(natter: NatterServer, listen: readonly ListenAdd
     }
     if (options.https !== undefined) {
       const { identity, hstsSeconds } = options.https;
-      const secureApp = httpApp(natter, options.webRoot, { hstsSeconds, routes, ...node, ...(uploads === undefined ? {} : { uploads }) });
+      const secureApp = httpApp(natter, options.webRoot, { hstsSeconds, ...shared });
       for (const address of options.https.listen) {
         // No client certificate is asked for: browsers would show a certificate picker (SASL EXTERNAL is for IRC over TLS).
         const server = https.createServer({ cert: identity.cert, key: identity.key, minVersion: MIN_TLS_VERSION, handshakeTimeout: 10_000 }, requestHandler(secureApp));
@@ -231,6 +300,7 @@ export async function startHttp(natter: NatterServer, listen: readonly ListenAdd
       }
     }
   } catch (error) {
+    metrics?.close();
     await Promise.all(servers.filter((server) => server.listening).map(closeServer));
     throw error;
   }
@@ -241,6 +311,7 @@ export async function startHttp(natter: NatterServer, listen: readonly ListenAdd
       for (const server of secureServers) server.setSecureContext({ cert: identity.cert, key: identity.key, minVersion: MIN_TLS_VERSION });
     },
     async close() {
+      metrics?.close();
       for (const client of sockets.clients) client.terminate();
       await Promise.all(servers.map(closeServer));
     },

@@ -78,9 +78,11 @@ function contentDisposition(filename: string): string {
   return `inline; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
-function remoteAddress(c: Context): string {
+function remoteAddress(c: Context, natter: NatterServer): string {
   try {
-    return getConnInfo(c).remote.address ?? 'unknown';
+    const { remote } = getConnInfo(c);
+    // Behind a trusted balancer (proxy.trusted), the client it names: the upload rate and login throttle are per client.
+    return natter.httpClientAddress(remote.address, remote.port, c.req.header('x-forwarded-for')) ?? 'unknown';
   } catch {
     // app.request() in tests has no socket.
     return 'unknown';
@@ -103,7 +105,7 @@ export function uploadRoutes(natter: NatterServer, library: UploadLibrary): Hono
     const credentials = basicCredentials(header);
     if (credentials === undefined) return earlyRefusal(c, 401, 'Send your account name and password with HTTP Basic authentication', { 'WWW-Authenticate': REALM });
     const throttle = natter.loginThrottle;
-    const ip = remoteAddress(c);
+    const ip = remoteAddress(c, natter);
     const folded = natter.network.fold(credentials.name);
     const wait = Math.max(throttle.retryAfter(`ip:${ip}`), throttle.retryAfter(`account:${folded}`));
     if (wait > 0) return earlyRefusal(c, 429, `Too many failed logins; try again in ${wait} seconds`, { 'Retry-After': String(wait) });
@@ -146,7 +148,7 @@ export function uploadRoutes(natter: NatterServer, library: UploadLibrary): Hono
         quotaBytes: settings().quotaBytes,
       });
     } catch (error) {
-      natter.log('error', { err: error, account: account.name }, 'upload not stored');
+      natter.log('error', { kind: 'upload', err: error, account: account.name }, 'upload not stored');
       return refusal(c, 500, 'The upload could not be stored; try again later');
     }
     if (!saved.ok) return refusal(c, 507, saved.message);

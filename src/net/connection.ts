@@ -5,6 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { CommandContext } from '../commands/context.js';
+import type { Counters } from '../core/counters.js';
 import type { Outbound } from '../core/outbound.js';
 import type { Device, SessionLink, Session } from '../core/session.js';
 import type { FloodSettings } from '../core/settings.js';
@@ -34,12 +35,18 @@ export interface ConnectionHost {
   replyRaw(connection: Connection, command: string, params: string[]): void;
   readonly sendQueueBytes: number;
   readonly flood: FloodSettings;
+  /** The metrics' counters: every queued line is counted (a plain increment, read at scrape time). */
+  readonly counters: Counters;
   /** Connections with commands held back by flood control, processed by the server's timer. */
   markThrottled(connection: Connection): void;
   /** The transport is gone: the session leaves the network. Called once. */
   connectionClosed(connection: Connection, fallbackReason: string): void;
   now(): number;
 }
+
+/** The close reasons of a reader too slow and of a sender too fast, which the server counts (core/counters.ts). */
+export const SENDQ_EXCEEDED = 'SendQ exceeded';
+export const EXCESS_FLOOD = 'Excess Flood';
 
 /** Modern IRC: 512 bytes with CRLF for the message, plus up to 8191 for the tags (message-tags). */
 export const MAX_BODY_BYTES = 510;
@@ -99,13 +106,14 @@ export class Connection implements SessionLink, LineSink {
 
   receive(chunk: Buffer): void {
     if (this.closing) return;
-    this.lastActivity = this.host.now();
     this.framer.push(chunk, this);
   }
 
   /** LineSink: one complete line from the framer. */
   line(bytes: Buffer, start: number, end: number): void {
     if (this.closing) return;
+    // Only a finished line is activity: a line trickled in and never ended must not hold off the ping timeout.
+    this.lastActivity = this.host.now();
     let bodyStart = start;
     if (bytes[start] === 64 /* @ */) {
       // The tag block is '@' to the first space of this line (bytes may hold later lines too), space included.
@@ -134,6 +142,7 @@ export class Connection implements SessionLink, LineSink {
   }
 
   tooLong(): void {
+    this.lastActivity = this.host.now();
     this.host.replyRaw(this, '417', ['Input line was too long']);
   }
 
@@ -161,7 +170,7 @@ export class Connection implements SessionLink, LineSink {
     held.push(text);
     const { flood } = this.host;
     if (held.length > (flood.enabled ? flood.maxQueued : MAX_HELD_WITHOUT_FLOOD)) {
-      this.close('Excess Flood');
+      this.close(EXCESS_FLOOD);
       return;
     }
     if (!this.busy) this.host.markThrottled(this);
@@ -170,7 +179,9 @@ export class Connection implements SessionLink, LineSink {
   /** Runs held lines as budget allows; returns true while lines remain held. Called by the server's timer. */
   drainHeld(): boolean {
     const held = this.held;
-    while (held !== undefined && held.length > 0 && !this.busy && !this.closing) {
+    // A connection whose transport is gone (closed) runs nothing more: a held NICK/USER/CAP END would register a user
+    // with no connection, whom nobody could ever remove (found by the fuzz run; test/fuzz-regressions.test.ts).
+    while (held !== undefined && held.length > 0 && !this.busy && !this.closing && !this.closed) {
       if (!this.takeToken()) return true;
       const text = held.shift();
       if (held.length === 0) this.held = undefined;
@@ -225,7 +236,7 @@ export class Connection implements SessionLink, LineSink {
       if (this.parkedPipelined ? this.inflight >= MAX_INFLIGHT : this.inflight > 0) return;
       this.parked = undefined;
       this.busy = false;
-      if (this.closing) return;
+      if (this.closing || this.closed) return;
       this.runParsed(parked, this.parkedPipelined);
       // runParsed may have made the connection wait again (an asynchronous command).
       if (this.waiting()) return;
@@ -253,10 +264,12 @@ export class Connection implements SessionLink, LineSink {
   }
 
   queue(bytes: Buffer): void {
+    this.host.counters.linesQueued++;
     this.out.push(bytes);
     this.outBytes += bytes.length;
-    if (this.outBytes > this.host.sendQueueBytes) {
-      this.abort('SendQ exceeded');
+    // What the socket still holds counts too, so the bytes held for this client never pass the cap.
+    if (this.outBytes + this.transport.writableLength > this.host.sendQueueBytes) {
+      this.abort(SENDQ_EXCEEDED);
       return;
     }
     if (!this.flushScheduled) {
@@ -274,7 +287,7 @@ export class Connection implements SessionLink, LineSink {
     this.transport.write(data);
     // A reader that does not keep up leaves bytes in the socket's buffer; past the limit it is dropped
     // rather than allowed to grow memory (ARCHITECTURE.md lesson 4).
-    if (this.transport.writableLength > this.host.sendQueueBytes) this.abort('SendQ exceeded');
+    if (this.transport.writableLength > this.host.sendQueueBytes) this.abort(SENDQ_EXCEEDED);
   }
 
   /** SessionLink: say why in an ERROR line, then close once it is written. */

@@ -9,11 +9,12 @@ import tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { CommandContext } from '../commands/context.js';
-import type { ServerServices } from '../commands/context.js';
+import type { LogLevel, ServerServices, SessionLogger } from '../commands/context.js';
 import { canPipeline, dispatch } from '../commands/index.js';
 import { Network } from '../core/network.js';
 import { Outbound } from '../core/outbound.js';
 import type { Authenticator } from '../core/auth.js';
+import type { Counters, TransportKind } from '../core/counters.js';
 import { LoginThrottle } from '../core/auth.js';
 import type { Bus, Claims, Clock } from '../core/ports.js';
 import type { Store } from '../core/store.js';
@@ -28,7 +29,9 @@ import { detachDevice, leaveNode } from '../core/devices.js';
 import { HistoryRecorder } from '../core/history-recorder.js';
 import { forgetExpiredOpenings, ViewOnceStoreError } from '../core/view-once.js';
 import type { IrcMessage } from '../protocol/message.js';
-import { Connection } from './connection.js';
+import { Connection, EXCESS_FLOOD, SENDQ_EXCEEDED } from './connection.js';
+import { ConnectionRate } from './connection-rate.js';
+import { isTrusted, lastForwardedFor, ProxiedAddresses, readProxyHeader, trustedProxies } from './proxy-protocol.js';
 import type { Transport } from './connection.js';
 import type { WebSocket } from 'ws';
 import { WebSocketTransport } from './websocket.js';
@@ -52,6 +55,11 @@ export interface ServerOptions {
   readonly configSource: string;
   /** Reads the configuration again for REHASH/SIGHUP; rejects with a message naming the bad key. */
   readonly reloadSettings: () => Promise<ServerSettings>;
+  /**
+   * `proxy.trusted`: load balancers (addresses, CIDR blocks) whose connections to the IRC and HTTP listeners start
+   * with a PROXY protocol header naming the client (net/proxy-protocol.ts). Read at start.
+   */
+  readonly trustedProxies?: readonly string[] | undefined;
 }
 
 const CONNECTION = Symbol('natter.connection');
@@ -62,6 +70,11 @@ const WHEEL_INTERVAL_MS = 1000;
 const FLOOD_INTERVAL_MS = 100;
 /** A closing connection whose peer never finishes the close is destroyed after this. */
 const CLOSE_GRACE_MS = 5000;
+/**
+ * maxConnections is enforced by `refusal`, which tells the client why; the listener itself silently drops sockets
+ * only past this many more (refused ones being told, TLS handshakes not finished), as a bound on descriptors.
+ */
+const LISTENER_HEADROOM = 1024;
 const CRLF = Buffer.from('\r\n');
 /** How often history retention runs (and once at start). */
 const RETENTION_INTERVAL_MS = 3_600_000;
@@ -90,7 +103,15 @@ export class NatterServer implements ConnectionHost, ServerServices {
   private readonly clock: Clock;
   private readonly listeners: net.Server[] = [];
   readonly connections = new Set<Connection>();
+  /** The metrics' counters (the network's: core counts messages and deliveries in the same object). */
+  readonly counters: Counters;
   private readonly perIp = new Map<string, number>();
+  private readonly connectionRate: ConnectionRate;
+  /** `proxy.trusted`, when set: the balancers whose connections carry a PROXY header. */
+  private readonly balancers: net.BlockList | undefined;
+  private readonly proxied = new ProxiedAddresses();
+  /** Refusing for maxConnections now: logged once per spell, so a connection flood is not also a log flood. */
+  private full = false;
   private readonly throttled = new Set<Connection>();
   private floodTimer: NodeJS.Timeout | undefined;
   private readonly wheel: NodeJS.Timeout;
@@ -104,7 +125,10 @@ export class NatterServer implements ConnectionHost, ServerServices {
 
   constructor(options: ServerOptions) {
     this.clock = options.clock;
+    this.balancers = options.trustedProxies !== undefined && options.trustedProxies.length > 0 ? trustedProxies(options.trustedProxies) : undefined;
+    this.connectionRate = new ConnectionRate(() => this.clock.now());
     this.network = new Network(options.settings, options.clock, options.bus, options.claims);
+    this.counters = this.network.counters;
     this.auth = options.auth;
     this.store = options.store;
     const { accounts } = options.settings;
@@ -118,7 +142,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
     }, WHEEL_INTERVAL_MS);
     this.wheel.unref();
     this.network.recorder = new HistoryRecorder(options.store, (error, what) => {
-      this.logger.error({ err: error }, what);
+      this.log('error', { kind: 'store', err: error }, what);
     });
     this.retention = setInterval(() => {
       void this.applyRetention();
@@ -144,7 +168,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
       if (gone.length > 0) this.logger.info({ removed: gone.length }, 'expired view-once messages deleted');
       return gone.length;
     } catch (error) {
-      this.logger.error({ err: new ViewOnceStoreError(error) }, 'view-once sweep failed');
+      this.log('error', { kind: 'store', err: new ViewOnceStoreError(error) }, 'view-once sweep failed');
       return 0;
     }
   }
@@ -161,7 +185,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
       if (removed > 0) this.logger.info({ removed }, 'history retention applied');
       return removed;
     } catch (error) {
-      this.logger.error({ err: error }, 'history retention failed');
+      this.log('error', { kind: 'store', err: error }, 'history retention failed');
       return 0;
     }
   }
@@ -185,7 +209,10 @@ export class NatterServer implements ConnectionHost, ServerServices {
   /** Starts a plain TCP listener; resolves with the bound address (port 0 picks a free port). */
   async listen(address: ListenAddress): Promise<ListenAddress> {
     const server = net.createServer({ noDelay: true }, (socket) => {
-      this.accept(socket, false);
+      this.fromBalancer(socket, (plain) => {
+        this.accept(plain, false);
+        plain.resume();
+      });
     });
     return this.bind(server, address, 'listening for IRC over TCP');
   }
@@ -211,7 +238,48 @@ export class NatterServer implements ConnectionHost, ServerServices {
       this.logger.debug({ err: error.message, ip: socket.remoteAddress }, 'TLS handshake failed');
     });
     this.tlsListeners.push(server);
-    return this.bind(server, address, 'listening for IRC over TLS');
+    if (this.balancers === undefined) return this.bind(server, address, 'listening for IRC over TLS');
+    // The header comes before the TLS handshake: a plain listener reads it, then hands the socket to the TLS server.
+    return this.bind(this.balancerFront((socket) => server.emit('connection', socket)), address, 'listening for IRC over TLS');
+  }
+
+  /**
+   * A plain listener that reads the PROXY header of connections from trusted balancers and gives every socket to
+   * `next`: for the TLS and HTTP servers, which then never listen themselves.
+   */
+  balancerFront(next: (socket: Socket) => void): net.Server {
+    return net.createServer({ noDelay: true }, (socket) => {
+      this.fromBalancer(socket, next);
+    });
+  }
+
+  /** Gives `socket` to `next`, after its PROXY header when it comes from a trusted balancer. */
+  private fromBalancer(socket: Socket, next: (socket: Socket) => void): void {
+    if (this.balancers === undefined || !isTrusted(this.balancers, socket.remoteAddress)) {
+      next(socket);
+      return;
+    }
+    readProxyHeader(socket, this.proxied, next, (reason) => {
+      this.logger.info({ ip: socket.remoteAddress, reason }, 'refused: a bad PROXY protocol header from a trusted balancer');
+    });
+  }
+
+  /**
+   * The client's address of a connection from `address`:`port`: the one its PROXY header named, else `address`.
+   * The HTTP face asks too (WebSocket, uploads).
+   */
+  clientAddress(address: string | undefined, port: number | undefined): string | undefined {
+    return this.balancers === undefined ? address : this.proxied.clientOf(address, port);
+  }
+
+  /**
+   * The client's address of an HTTP request (WebSocket, uploads): from a trusted balancer in HTTP mode, the one it
+   * appended to X-Forwarded-For; otherwise as for IRC (a PROXY header, else the peer).
+   */
+  httpClientAddress(address: string | undefined, port: number | undefined, forwardedFor: string | readonly string[] | undefined): string | undefined {
+    if (this.balancers === undefined) return address;
+    if (forwardedFor !== undefined && isTrusted(this.balancers, address)) return lastForwardedFor(forwardedFor) ?? address;
+    return this.proxied.clientOf(address, port);
   }
 
   /** Swaps the certificate of every TLS listener; connections already open keep theirs (REHASH, SIGHUP). */
@@ -220,7 +288,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
   }
 
   private async bind(server: net.Server, address: ListenAddress, what: string): Promise<ListenAddress> {
-    server.maxConnections = this.settings.limits.maxConnections > 0 ? this.settings.limits.maxConnections : Infinity;
+    server.maxConnections = this.settings.limits.maxConnections > 0 ? this.settings.limits.maxConnections + LISTENER_HEADROOM : Infinity;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: address.host, port: address.port }, () => {
@@ -229,7 +297,11 @@ export class NatterServer implements ConnectionHost, ServerServices {
       });
     });
     server.on('error', (error) => {
-      this.logger.error({ err: error }, 'listener error');
+      this.log('error', { kind: 'listener', err: error }, 'listener error');
+    });
+    // Past maxConnections (and its headroom) node:net closes new sockets itself, unseen by accept(): counted here.
+    server.on('drop', () => {
+      this.counters.connectionsRefused.max_connections++;
     });
     this.listeners.push(server);
     const bound = server.address();
@@ -242,7 +314,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
 
   /** Takes a connected socket from any listener: TCP and TLS enter the same pipeline. */
   accept(socket: Socket, secure: boolean, certfp?: string): void {
-    const ip = normalizeIp(socket.remoteAddress ?? 'unknown');
+    const ip = normalizeIp(this.clientAddress(socket.remoteAddress, socket.remotePort) ?? 'unknown');
     const refusal = this.refusal(ip);
     if (refusal !== undefined) {
       if (refusal === '') socket.destroy();
@@ -250,7 +322,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
       return;
     }
     socket.setNoDelay(true);
-    const connection = this.admit(socket, ip, secure, certfp);
+    const connection = this.admit(socket, ip, secure ? 'tls' : 'tcp', secure, certfp);
     (socket as SocketWithConnection)[CONNECTION] = connection;
     socket.on('data', onSocketData);
     socket.on('error', onSocketError);
@@ -270,7 +342,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
       socket.close(1008, refusal === '' ? 'Server shutting down' : refusal);
       return;
     }
-    const connection = this.admit(new WebSocketTransport(socket), ip, secure, undefined);
+    const connection = this.admit(new WebSocketTransport(socket), ip, 'websocket', secure, undefined);
     socket.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
       const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       connection.receive(Buffer.concat([bytes, CRLF]));
@@ -284,19 +356,41 @@ export class NatterServer implements ConnectionHost, ServerServices {
     });
   }
 
-  /** Why a new connection from `ip` is not taken: '' while stopping, a reason past the per-address limit. */
+  /** Why a new connection from `ip` is not taken: '' while stopping, else a reason past one of the limits. */
   private refusal(ip: string): string | undefined {
-    if (this.stopping) return '';
-    if (this.outOfService !== undefined) return this.outOfService;
+    const refused = this.counters.connectionsRefused;
+    if (this.stopping) {
+      refused.shutting_down++;
+      return '';
+    }
+    if (this.outOfService !== undefined) {
+      refused.out_of_service++;
+      return this.outOfService;
+    }
     const { limits } = this.settings;
+    if (limits.maxConnections > 0 && this.connections.size >= limits.maxConnections) {
+      refused.max_connections++;
+      if (!this.full) this.logger.warn({ ip, connections: this.connections.size }, 'refused: maxConnections reached');
+      this.full = true;
+      return 'Server is full; try again later';
+    }
+    this.full = false;
     if (limits.connectionsPerIp > 0 && (this.perIp.get(ip) ?? 0) >= limits.connectionsPerIp) {
+      refused.per_ip_limit++;
       this.logger.info({ ip }, 'refused: too many connections from one address');
       return 'Too many connections from your IP address';
+    }
+    // Last, so that only a connection otherwise taken spends the address's budget.
+    const rate = this.connectionRate.take(ip, limits.connectionsPerIpPerMinute, limits.connectionRateExempt);
+    if (!rate.admitted) {
+      refused.per_ip_rate++;
+      if (rate.firstRefusal) this.logger.info({ ip }, 'refused: too many new connections from one address');
+      return `Too many new connections from your IP address; try again in ${rate.retryAfterSeconds} seconds`;
     }
     return undefined;
   }
 
-  private admit(transport: Transport, ip: string, secure: boolean, certfp: string | undefined): Connection {
+  private admit(transport: Transport, ip: string, kind: TransportKind, secure: boolean, certfp: string | undefined): Connection {
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     const connection = new Connection(transport, this, ip);
     // "<node>.<n>": unique across the nodes of a network, so events name sessions the same everywhere (issue 9).
@@ -311,8 +405,12 @@ export class NatterServer implements ConnectionHost, ServerServices {
     session.devices.push(device);
     connection.device = device;
     this.network.addLocalSession(session);
-    connection.context = new CommandContext(this, session, device);
+    // One child logger per connection: every line about it carries its session id (docs/operations.md).
+    const logger = this.logger.child({ session: id });
+    connection.context = new CommandContext(this, session, device, logger);
     this.connections.add(connection);
+    this.counters.connectionsAccepted[kind]++;
+    logger.info({ ip, transport: kind, secure }, 'connection opened');
     return connection;
   }
 
@@ -372,6 +470,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
     if (remaining <= 0) this.perIp.delete(connection.ip);
     else this.perIp.set(connection.ip, remaining);
     const { session } = connection;
+    this.logClosed(connection, connection.closeReason ?? fallbackReason);
     // One device of several going leaves the user online (multi-device).
     if (detachDevice(session, connection.device)) return;
     if (this.network.sessions.get(session.id) === session) {
@@ -408,13 +507,37 @@ export class NatterServer implements ConnectionHost, ServerServices {
     }
   }
 
+  /** Counts SendQ and flood disconnects, and writes the connection's last log line (a client's quit text left out). */
+  private logClosed(connection: Connection, reason: string): void {
+    const { session } = connection;
+    const fields = {
+      reason: reason.startsWith('Quit: ') ? 'Quit' : reason,
+      nick: session.nick === '*' ? undefined : session.nick,
+      registered: session.registered,
+    };
+    const logger = connection.context.logger ?? this.logger;
+    if (reason === SENDQ_EXCEEDED) {
+      this.counters.sendQueueDrops++;
+      logger.warn(fields, 'connection closed');
+    } else if (reason === EXCESS_FLOOD) {
+      this.counters.floodDisconnects++;
+      logger.warn(fields, 'connection closed');
+    } else {
+      logger.info(fields, 'connection closed');
+    }
+  }
+
   unregisteredCount(): number {
     // Sessions of this node that have not registered yet; sessions minus registered users, without walking them.
     return Math.max(0, this.network.sessions.size - this.network.registeredCount);
   }
 
-  log(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string): void {
-    this.logger[level](fields, message);
+  log(level: LogLevel, fields: Record<string, unknown>, message: string, logger: SessionLogger = this.logger): void {
+    if (level === 'error') {
+      const kind = fields['kind'];
+      this.counters.countError(typeof kind === 'string' ? kind : 'internal');
+    }
+    logger[level](fields, message);
   }
 
   async rehash(): Promise<void> {
@@ -467,6 +590,16 @@ export class NatterServer implements ConnectionHost, ServerServices {
   setOutOfService(reason: string | undefined): void {
     this.outOfService = reason;
     if (reason !== undefined) for (const connection of this.connections) connection.close(reason);
+  }
+
+  /** True while every listener this server bound still listens (the readiness check, /readyz). */
+  get listening(): boolean {
+    return this.listeners.length > 0 && this.listeners.every((listener) => listener.listening);
+  }
+
+  /** Why this node takes no clients now ('shutting down', or cluster mode's reason), or undefined while it does. */
+  get outOfServiceReason(): string | undefined {
+    return this.stopping ? 'shutting down' : this.outOfService;
   }
 
   get inService(): boolean {

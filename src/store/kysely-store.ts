@@ -263,6 +263,11 @@ export class KyselyStore implements Store {
     await this.onClose();
   }
 
+  async ping(): Promise<void> {
+    if (this.closing) throw new Error(`${this.description} is closed`);
+    await sql`select 1`.execute(this.db);
+  }
+
   // ---- accounts ----------------------------------------------------------------------------------
 
   async createAccount(account: NewAccount): Promise<AccountRecord> {

@@ -74,6 +74,11 @@ export class TestClient {
     return new TestClient(socket);
   }
 
+  /** A client on a socket the test connected itself (after writing a PROXY header, say). */
+  static wrap(socket: net.Socket): TestClient {
+    return new TestClient(socket);
+  }
+
   /** Connects and registers with NICK/USER (after optional CAP REQ), resolving at the end of the welcome burst. */
   static async register(port: number, nick: string, options: { caps?: string[]; user?: string; realname?: string } = {}): Promise<TestClient> {
     const client = await TestClient.connect(port);
