@@ -315,6 +315,16 @@ describe('JOIN, PART and NICK storms', () => {
     assert.ok(Math.max(...times) < 2000, `bystander round trips during the storm (ms): ${times.map(Math.round).join(', ')}`);
   });
 
+  it('lines refused before parsing (invalid UTF-8, NUL, too long) cost flood budget too: a storm of them gets at most burst + maxQueued replies, then "Excess Flood"', async () => {
+    const stormer = await TestClient.register(server.port, 'badbytes');
+    const bad = Buffer.concat([Buffer.from([0xff, 0x0d, 0x0a]), Buffer.from('PING a\0b\r\n'), Buffer.from(`PING ${'x'.repeat(600)}\r\n`)]);
+    stormer.sendRaw(Buffer.concat(Array.from({ length: 200 }, () => bad)));
+    const error = await stormer.expect('ERROR', 20_000);
+    assert.equal(error.params[0], 'Closing Link: 127.0.0.1 (Excess Flood)');
+    const replies = stormer.log.filter((line) => / (FAIL \* INVALID_(UTF8|MESSAGE)|417) /.test(line));
+    assert.ok(replies.length <= FLOOD.burst + FLOOD.maxQueued, `${String(replies.length)} replies to 600 bad lines`);
+  });
+
   it('eight clients storming at once are all closed with "Excess Flood"; a bystander is served promptly and a newcomer can still join', async () => {
     const room = '#maelstrom';
     watcher.send(`JOIN ${room}`);

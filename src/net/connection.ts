@@ -70,7 +70,8 @@ export class Connection implements SessionLink, LineSink {
   private tokens: number;
   private tokensAt: number;
   /** Lines waiting for budget or for an asynchronous command to finish. */
-  private held: string[] | undefined = undefined;
+  /** Lines held back, in order; a function is the reply to a line refused before parsing (see `refuse`). */
+  private held: Array<string | (() => void)> | undefined = undefined;
   /** True while a command runs asynchronously (or waits, parked, for pipelined messages): later lines are held. */
   private busy = false;
   /** Pipelined messages (PRIVMSG, NOTICE, TAGMSG) being stored, and the command parked until they are delivered. */
@@ -131,11 +132,11 @@ export class Connection implements SessionLink, LineSink {
     }
     const view = bytes.subarray(start, end);
     if (!isUtf8(view)) {
-      this.host.replyRaw(this, 'FAIL', ['*', 'INVALID_UTF8', 'Message rejected: it was not valid UTF-8']);
+      this.refuse('FAIL', ['*', 'INVALID_UTF8', 'Message rejected: it was not valid UTF-8']);
       return;
     }
     if (view.includes(0)) {
-      this.host.replyRaw(this, 'FAIL', ['*', 'INVALID_MESSAGE', 'Message rejected: it contained a NUL byte']);
+      this.refuse('FAIL', ['*', 'INVALID_MESSAGE', 'Message rejected: it contained a NUL byte']);
       return;
     }
     this.enqueueLine(bytes.toString('utf8', start, end));
@@ -143,7 +144,23 @@ export class Connection implements SessionLink, LineSink {
 
   tooLong(): void {
     this.lastActivity = this.host.now();
-    this.host.replyRaw(this, '417', ['Input line was too long']);
+    this.refuse('417', ['Input line was too long']);
+  }
+
+  /**
+   * Answers a line refused before parsing. It costs flood budget like any line, and waits its turn behind held ones:
+   * otherwise a client could send thousands of bad bytes a second and get a reply to each, past flood control
+   * (found by the fuzz run).
+   */
+  private refuse(command: string, params: string[]): void {
+    const reply = (): void => {
+      this.host.replyRaw(this, command, params);
+    };
+    if (this.held !== undefined || this.busy || !this.takeToken()) {
+      this.hold(reply);
+      return;
+    }
+    reply();
   }
 
   private enqueueLine(text: string): void {
@@ -165,9 +182,9 @@ export class Connection implements SessionLink, LineSink {
     return true;
   }
 
-  private hold(text: string): void {
+  private hold(line: string | (() => void)): void {
     const held = (this.held ??= []);
-    held.push(text);
+    held.push(line);
     const { flood } = this.host;
     if (held.length > (flood.enabled ? flood.maxQueued : MAX_HELD_WITHOUT_FLOOD)) {
       this.close(EXCESS_FLOOD);
@@ -183,9 +200,10 @@ export class Connection implements SessionLink, LineSink {
     // with no connection, whom nobody could ever remove (found by the fuzz run; test/fuzz-regressions.test.ts).
     while (held !== undefined && held.length > 0 && !this.busy && !this.closing && !this.closed) {
       if (!this.takeToken()) return true;
-      const text = held.shift();
+      const line = held.shift();
       if (held.length === 0) this.held = undefined;
-      if (text !== undefined) this.run(text);
+      if (typeof line === 'string') this.run(line);
+      else line?.();
     }
     if (held !== undefined && held.length === 0) this.held = undefined;
     return false;
