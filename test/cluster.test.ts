@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { TestClient } from './helpers/client.js';
 import { postgresUrlWithSchema } from './helpers/durability.js';
 import { hashPassword } from '../src/auth/authenticator.js';
-import { loggedInWithCaps, registerAccount } from './helpers/login.js';
+import { loggedInWithCaps, registerAccount, saslPlain } from './helpers/login.js';
 import { createSchema, dropSchema, freshSchemaName, postgresAvailable } from './helpers/postgres.js';
 import { serveNatter } from './helpers/process.js';
 import type { ServedNatter } from './helpers/process.js';
@@ -36,7 +36,7 @@ interface Cluster {
 
 const OPER_PASSWORD = 'cluster-oper-secret';
 
-async function startCluster(count: number): Promise<Cluster> {
+async function startCluster(count: number, maxFailedLogins = 1000): Promise<Cluster> {
   const opers = [{ name: 'root', password: await hashPassword(OPER_PASSWORD) }];
   const schema = freshSchemaName('natter_cluster');
   const namespace = freshNamespace('natter_cluster');
@@ -45,7 +45,7 @@ async function startCluster(count: number): Promise<Cluster> {
   try {
     // One after the other: the first creates the schema, the others find it.
     for (let index = 0; index < count; index++) {
-      nodes.push(await startTestServer({ database: postgresUrlWithSchema(schema), cluster: { redis: REDIS_URL, namespace, leaseMs: LEASE_MS }, accounts: { maxFailedLogins: 1000 }, opers }));
+      nodes.push(await startTestServer({ database: postgresUrlWithSchema(schema), cluster: { redis: REDIS_URL, namespace, leaseMs: LEASE_MS }, accounts: { maxFailedLogins }, opers }));
     }
   } catch (error) {
     for (const node of nodes) await node.stop();
@@ -268,6 +268,30 @@ describe('cluster mode: three nodes, one network', { skip, concurrency: 1 }, () 
     } finally {
       oper.close();
       target.close();
+    }
+  });
+});
+
+describe('cluster mode: one login throttle for the whole network', { skip, concurrency: 1 }, () => {
+  it('wrong passwords tried on one node count on the others: after accounts.maxFailedLogins, the right one is refused on another node too', { timeout: 60_000 }, async () => {
+    const cluster = await startCluster(2, 3);
+    try {
+      const [a, b] = cluster.nodes;
+      const owner = await registerAccount(a!.port, 'guarded', 'guarded-password-1');
+      owner.close();
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const wrong = await saslPlain(a!.port, `guess${String(attempt)}`, 'guarded', 'not-the-password');
+        assert.equal(wrong.ok, false);
+        wrong.client.close();
+      }
+      // Node b hears of a's failures through the bus within milliseconds; a moment is left for it.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const right = await saslPlain(b!.port, 'guarded', 'guarded', 'guarded-password-1');
+      assert.equal(right.ok, false, 'the right password is refused while the account is throttled');
+      assert.ok(right.client.log.some((line) => /Too many failed logins/.test(line)), right.client.log.join('\n'));
+      right.client.close();
+    } finally {
+      await stopCluster(cluster);
     }
   });
 });

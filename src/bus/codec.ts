@@ -220,6 +220,8 @@ const SPECS: { readonly [T in NetworkEvent['type']]: Spec<EventOf<T>> } = {
   nickChanged: { id: str, nick: str, time: num, msgid: str },
   accountChanged: { id: str, account: maybe(str), accountId: maybe(num), time: num },
   userQuit: { id: str, reason: str, time: num, msgid: str },
+  loginFailed: { key: str },
+  loginSucceeded: { key: str },
   deviceNodeAdded: { id: str, node: str },
   deviceNodeRemoved: { id: str, node: str },
   awayChanged: { id: str, message: maybe(str), time: num },

@@ -5,7 +5,7 @@
  */
 import type { Network } from '../core/network.js';
 import { Outbound } from '../core/outbound.js';
-import type { Authenticator, LoginThrottle } from '../core/auth.js';
+import type { Authenticator, LoginAttempts } from '../core/auth.js';
 import type { Store } from '../core/store.js';
 import type { UploadJanitor } from '../core/uploads.js';
 import type { CapValues } from '../protocol/caps.js';
@@ -22,7 +22,7 @@ export interface ServerServices {
   readonly auth: Authenticator;
   readonly store: Store;
   /** Failed logins, keyed "account:<name>" and "ip:<address>". */
-  readonly loginThrottle: LoginThrottle;
+  readonly loginThrottle: LoginAttempts;
   /** Deletes the uploads of deleted messages and accounts (issue 7); undefined where nothing keeps uploads. */
   readonly uploads: UploadJanitor | undefined;
   /** Values of the conditional caps (sasl, sts, ...) as this session should see them. */

@@ -35,7 +35,15 @@ export interface Authenticator {
  * Failed logins per key (an account name, an IP address): after `maxFailures` within `windowMs` the key is
  * refused until the window has passed. Memory is bounded: old keys are swept as new ones come.
  */
-export class LoginThrottle {
+/** Counting password failures by key ("ip:…", "account:…"): a local LoginThrottle, or the network's (core/network.ts). */
+export interface LoginAttempts {
+  /** Seconds to wait before trying again, or 0 when a try is allowed. */
+  retryAfter(key: string): number;
+  fail(key: string): void;
+  succeed(key: string): void;
+}
+
+export class LoginThrottle implements LoginAttempts {
   private readonly failures = new Map<string, { count: number; since: number }>();
 
   constructor(

@@ -54,6 +54,12 @@ export type NetworkEvent =
       readonly time: number;
     }
   | { readonly type: 'userQuit'; readonly id: string; readonly reason: string; readonly time: number; readonly msgid: string }
+  /**
+   * A failed or a successful password check (SASL, NickServ, OPER, REGISTER's rate) for a throttle key ("ip:…",
+   * "account:…"): every node counts it, so guesses spread over the nodes of a cluster meet one limit.
+   */
+  | { readonly type: 'loginFailed'; readonly key: string }
+  | { readonly type: 'loginSucceeded'; readonly key: string }
   /** Cluster mode: a device of this session connected to `node`, which had none (multi-device across nodes). */
   | { readonly type: 'deviceNodeAdded'; readonly id: string; readonly node: string }
   /**

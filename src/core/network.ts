@@ -8,6 +8,8 @@ import { casefolder } from '../protocol/casemapping.js';
 import { Channel, isRank, Membership, Rank, RANKS, RoomRegistration } from './channel.js';
 import type { ModeChange, NetworkEvent, RoleChange, UserIntro } from './events.js';
 import { Counters } from './counters.js';
+import { LoginThrottle } from './auth.js';
+import type { LoginAttempts } from './auth.js';
 import { MonitorRegistry } from './monitor.js';
 import * as N from '../protocol/numerics.js';
 import { MsgidSource } from './msgid.js';
@@ -76,6 +78,13 @@ export class Network {
   readonly monitor = new MonitorRegistry();
   /** What this node counts for its metrics (core/counters.ts): net/ and commands/ count here too. */
   readonly counters = new Counters();
+  /**
+   * Failed logins of the whole network by throttle key, as the events said them (loginFailed, loginSucceeded).
+   * Checked through `loginAttempts`, which counts through the bus, so that in cluster mode each node knows of the
+   * others' failures within milliseconds and guesses spread over nodes meet one limit.
+   */
+  readonly loginThrottle: LoginThrottle;
+  readonly loginAttempts: LoginAttempts;
   private ownRoute: Route = undefined;
   /**
    * Who holds each nick and who founded each room, network-wide (issue 9): asked before NICK and a room's first JOIN
@@ -93,6 +102,16 @@ export class Network {
     this.claims = claims;
     this.fold = casefolder(settings.casemapping);
     this.startedAt = clock.now();
+    this.loginThrottle = new LoginThrottle(settings.accounts.maxFailedLogins, settings.accounts.failedLoginWindowSeconds * 1000, () => clock.now());
+    this.loginAttempts = {
+      retryAfter: (key) => this.loginThrottle.retryAfter(key),
+      fail: (key) => {
+        this.publish({ type: 'loginFailed', key });
+      },
+      succeed: (key) => {
+        this.publish({ type: 'loginSucceeded', key });
+      },
+    };
     bus.subscribe((event, delivery) => {
       this.apply(event, delivery.local);
     });
@@ -386,6 +405,12 @@ export class Network {
         return;
       case 'userQuit':
         this.applyUserQuit(event.id, event.reason, event.time, event.msgid, local);
+        return;
+      case 'loginFailed':
+        this.loginThrottle.fail(event.key);
+        return;
+      case 'loginSucceeded':
+        this.loginThrottle.succeed(event.key);
         return;
       case 'deviceNodeAdded':
         this.applyDeviceNodeAdded(event.id, event.node);

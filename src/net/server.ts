@@ -15,7 +15,7 @@ import { Network } from '../core/network.js';
 import { Outbound } from '../core/outbound.js';
 import type { Authenticator } from '../core/auth.js';
 import type { Counters, TransportKind } from '../core/counters.js';
-import { LoginThrottle } from '../core/auth.js';
+import type { LoginAttempts } from '../core/auth.js';
 import type { Bus, Claims, Clock } from '../core/ports.js';
 import type { Store } from '../core/store.js';
 import type { UploadJanitor } from '../core/uploads.js';
@@ -93,7 +93,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
   readonly network: Network;
   readonly auth: Authenticator;
   readonly store: Store;
-  readonly loginThrottle: LoginThrottle;
+  readonly loginThrottle: LoginAttempts;
   /** Set by the composition root: the upload store's janitor, so REDACT and account drops delete uploads too. */
   uploads: UploadJanitor | undefined = undefined;
   private readonly tlsListeners: tls.Server[] = [];
@@ -131,8 +131,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
     this.counters = this.network.counters;
     this.auth = options.auth;
     this.store = options.store;
-    const { accounts } = options.settings;
-    this.loginThrottle = new LoginThrottle(accounts.maxFailedLogins, accounts.failedLoginWindowSeconds * 1000, () => this.clock.now());
+    this.loginThrottle = this.network.loginAttempts;
     this.logger = options.logger;
     this.version = options.version;
     this.configSource = options.configSource;

@@ -52,6 +52,8 @@ const SAMPLES: Samples = {
   nickChanged: { type: 'nickChanged', id: 'n1.1', nick: 'Alicia', time: TIME, msgid: 'm-nick' },
   accountChanged: { type: 'accountChanged', id: 'n1.1', account: 'alice', accountId: 7, time: TIME },
   userQuit: { type: 'userQuit', id: 'n1.1', reason: 'Quit: bye', time: TIME, msgid: 'm-quit' },
+  loginFailed: { type: 'loginFailed', key: 'ip:203.0.113.9' },
+  loginSucceeded: { type: 'loginSucceeded', key: 'account:alice' },
   deviceNodeAdded: { type: 'deviceNodeAdded', id: 'n1.1', node: 'n2' },
   deviceNodeRemoved: { type: 'deviceNodeRemoved', id: 'n1.1', node: 'n1' },
   awayChanged: { type: 'awayChanged', id: 'n1.1', message: undefined, time: TIME },
