@@ -75,9 +75,11 @@ describe('operators', () => {
     assert.ok(!client.isClosed);
   });
 
-  it('OPER from a host the block does not allow gets ERR_NOOPERHOST (491)', async () => {
+  it('OPER from a host the block does not allow gets ERR_NOOPERHOST (491), with the right password and a wrong one alike (the reply never confirms a password)', async () => {
     const client = await register('faraway');
     client.send(`OPER remote :${PASSWORD}`);
+    await client.expect('491');
+    client.send('OPER remote :a-wrong-guess');
     await client.expect('491');
     client.send('MODE faraway');
     assert.doesNotMatch((await client.expect('221')).params[1] ?? '', /o/);

@@ -25,6 +25,12 @@ export const operCommands: CommandTable = {
       if (wait > 0) throw new ChatError('passwordMismatch', [], throttledText(wait));
       // Verify even for an unknown name, so timing does not tell which operator names exist.
       const ok = await server.auth.verifyPassword(credential?.passwordHash, password);
+      // A host the block does not allow is told so whatever the password: answering 491 only to the right one would
+      // confirm it to whoever guesses from anywhere.
+      if (credential !== undefined && credential.hosts.length > 0 && !credential.hosts.some((mask) => matchWildcard(network.fold(mask), userhost))) {
+        ctx.log('warn', { nick: session.nick, oper: name, ip: session.ip }, 'OPER from a host not allowed');
+        throw new ChatError('noOperHost');
+      }
       if (credential === undefined || !ok) {
         throttle.fail(`ip:${session.ip}`);
         throttle.fail(operKey);
@@ -32,10 +38,6 @@ export const operCommands: CommandTable = {
         throw new ChatError('passwordMismatch');
       }
       throttle.succeed(operKey);
-      if (credential.hosts.length > 0 && !credential.hosts.some((mask) => matchWildcard(network.fold(mask), userhost))) {
-        ctx.log('warn', { nick: session.nick, oper: name, ip: session.ip }, 'OPER from a host not allowed');
-        throw new ChatError('noOperHost');
-      }
       becomeOperator(network, session, credential.name);
       ctx.numeric(N.RPL_YOUREOPER, 'You are now an IRC operator');
       ctx.log('info', { nick: session.nick, oper: name }, 'operator logged in');
