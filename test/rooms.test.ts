@@ -186,6 +186,22 @@ describe('rooms', () => {
       await join(bob, channel);
     });
 
+    it('an invitation not used leaves with its holder: the room forgets it when the invited user quits', async () => {
+      const alice = await connect('alice');
+      const bob = await connect('bob');
+      const channel = await roomWith(alice);
+      await mode(alice, channel, '+i');
+      alice.send(`INVITE ${bob.nick} ${channel}`);
+      await alice.expect('341');
+      await bob.expect('INVITE');
+      const room = server.server.network.channels.get(server.server.network.fold(channel)) ?? assert.fail('no room');
+      assert.equal(room.invited.size, 1);
+      bob.send('QUIT :bye');
+      await bob.closed;
+      await settle(alice);
+      assert.equal(room.invited.size, 0, 'the invitation of a user who left is gone');
+    });
+
     it('invite-notify: half-operators and above with the cap see the INVITE; the inviter gets only 341; plain members nothing', async () => {
       const alice = await connect('alice', ['invite-notify']);
       const hop = await connect('hop', ['invite-notify']);

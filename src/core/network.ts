@@ -233,7 +233,10 @@ export class Network {
       modes.key = room.modes.key;
       modes.limit = room.modes.limit;
       for (const letter of ['b', 'e', 'I'] as const) channel.lists[letter].push(...room.lists[letter].map((entry) => ({ ...entry })));
-      for (const id of room.invited) channel.invited.add(id);
+      for (const id of room.invited) {
+        channel.invited.add(id);
+        sessions.get(id)?.invitedTo.add(channel);
+      }
       if (room.registration !== undefined) {
         const registration = new RoomRegistration(room.registration.founderId, room.registration.founderName, room.registration.registeredAt);
         registration.history = room.registration.history;
@@ -615,6 +618,9 @@ export class Network {
     this.sendToChannelPeers(session, message, mark, 0);
     if (local) this.recordForRooms(session, message);
     for (const channel of session.channels.keys()) this.removeMember(channel, session, local);
+    // An invitation not used dies with its holder (a registered room lives on, and its set would only grow).
+    for (const channel of session.invitedTo) channel.invited.delete(session.id);
+    session.invitedTo.clear();
     if (session.registered) {
       this.unindexAccount(session);
       this.registeredCount--;
@@ -743,6 +749,7 @@ export class Network {
     if (event.created) membership.prefixes = 1 << Rank.op;
     this.addMember(channel, session, membership);
     channel.invited.delete(session.id);
+    session.invitedTo.delete(channel);
     // extended-join (IRCv3): the joiner's account ("*" for none) and realname for clients that asked.
     const plain = new Outbound(session.prefix, 'JOIN', [channel.name], time, undefined, session.account, msgid);
     const extended = new Outbound(session.prefix, 'JOIN', [channel.name, session.account ?? '*', session.realname], time, undefined, session.account, msgid);
@@ -815,7 +822,10 @@ export class Network {
     const target = this.sessions.get(event.target);
     if (target === undefined) return;
     const channelName = channel?.name ?? event.name;
-    if (event.admits) channel?.invited.add(target.id);
+    if (event.admits && channel !== undefined) {
+      channel.invited.add(target.id);
+      target.invitedTo.add(channel);
+    }
     const message = new Outbound(event.by, 'INVITE', [target.nick, channelName], event.time);
     target.send(message);
     if (channel === undefined) return;

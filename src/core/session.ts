@@ -86,6 +86,8 @@ export class Session {
   /** Connected over TLS (its first connection was), for WHOIS. */
   secure = false;
   readonly channels = new Map<Channel, Membership>();
+  /** The rooms holding an invitation of this session (Channel.invited), so that leaving the network clears them. */
+  readonly invitedTo = new Set<Channel>();
   /** Seconds since the epoch. */
   readonly signonAt: number;
   /** Milliseconds since the epoch when this node accepted the connection (a guest's history starts there). */
