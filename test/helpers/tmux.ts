@@ -157,6 +157,13 @@ export class TmuxSession {
     }
   }
 
+  /** The ended program's exit status (tmux's pane_dead_status), or undefined while it runs. */
+  get exitStatus(): number | undefined {
+    if (this.closed) return undefined;
+    const [dead, status] = this.tmux(['display-message', '-p', '-t', SESSION, '#{pane_dead} #{pane_dead_status}']).trim().split(' ');
+    return dead === '1' && status !== undefined && status !== '' ? Number(status) : undefined;
+  }
+
   /** Whether the program in the pane still runs. */
   get alive(): boolean {
     if (this.closed) return false;
