@@ -8,7 +8,8 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
 import { WebSocket } from 'ws';
-import { isTrusted, lastForwardedFor, parseProxyHeader, trustedProxies } from '../src/net/proxy-protocol.js';
+import { addressList, inAddressList } from '../src/net/address-list.js';
+import { lastForwardedFor, parseProxyHeader } from '../src/net/proxy-protocol.js';
 import { TestClient } from './helpers/client.js';
 import { startTestServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
@@ -98,16 +99,16 @@ describe('PROXY protocol headers', () => {
   });
 
   it('trusted addresses: single addresses and CIDR blocks, IPv4-mapped IPv6 as IPv4', () => {
-    const list = trustedProxies(['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8']);
-    assert.ok(isTrusted(list, '127.0.0.1'));
-    assert.ok(isTrusted(list, '::ffff:127.0.0.1'));
-    assert.ok(isTrusted(list, '10.200.3.4'));
-    assert.ok(isTrusted(list, '::1'));
-    assert.ok(isTrusted(list, 'fd12::5'));
-    assert.ok(!isTrusted(list, '127.0.0.2'));
-    assert.ok(!isTrusted(list, '192.168.1.1'));
-    assert.ok(!isTrusted(list, '2001:db8::1'));
-    assert.ok(!isTrusted(list, undefined));
+    const list = addressList(['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8']);
+    assert.ok(inAddressList(list, '127.0.0.1'));
+    assert.ok(inAddressList(list, '::ffff:127.0.0.1'));
+    assert.ok(inAddressList(list, '10.200.3.4'));
+    assert.ok(inAddressList(list, '::1'));
+    assert.ok(inAddressList(list, 'fd12::5'));
+    assert.ok(!inAddressList(list, '127.0.0.2'));
+    assert.ok(!inAddressList(list, '192.168.1.1'));
+    assert.ok(!inAddressList(list, '2001:db8::1'));
+    assert.ok(!inAddressList(list, undefined));
   });
 });
 

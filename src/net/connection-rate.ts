@@ -4,7 +4,8 @@
  * reconnecting after a restart) and after it one every 60/N seconds. Addresses in `limits.connectionRateExempt`
  * (loopback by default: the host's own machine, a reverse proxy on it, benchmarks) are not counted.
  */
-import { BlockList, isIP } from 'node:net';
+import type { BlockList } from 'node:net';
+import { addressList, inAddressList } from './address-list.js';
 
 /** Buckets kept at most; past it the oldest go, so an attacker with many addresses cannot grow memory without end. */
 const MAX_TRACKED = 100_000;
@@ -59,9 +60,8 @@ export class ConnectionRate {
 
   private isExempt(ip: string, exempt: readonly string[]): boolean {
     if (exempt.length === 0) return false;
-    if (this.exempt?.source !== exempt) this.exempt = { source: exempt, list: blockListOf(exempt) };
-    const family = isIP(ip);
-    return family !== 0 && this.exempt.list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+    if (this.exempt?.source !== exempt) this.exempt = { source: exempt, list: addressList(exempt) };
+    return inAddressList(this.exempt.list, ip);
   }
 
   /** Forgets refilled buckets (they start full anyway), then the oldest down to three quarters, so this runs rarely. */
@@ -75,16 +75,3 @@ export class ConnectionRate {
     }
   }
 }
-
-/** "192.168.1.0/24", "fd00::/8", "::1", "10.0.0.7": addresses and CIDR subnets, validated by the config schema (`config/schema.ts`). */
-function blockListOf(entries: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address = '', prefix] = entry.split('/');
-    const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(prefix), type);
-  }
-  return list;
-}
-

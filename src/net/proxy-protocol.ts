@@ -1,8 +1,8 @@
 /**
  * The PROXY protocol (HAProxy's, versions 1 and 2): a load balancer in TCP mode opens each connection with a header
  * naming the client's address, so that per-address limits, bans and the host part of prefixes see the client and not
- * the balancer. Only connections from configured addresses (`proxy.trusted`) are read for a header: from anywhere
- * else a header would let a client choose its own address.
+ * the balancer. Only connections from configured addresses (`proxy.trusted`, matched by net/address-list.ts) are read
+ * for a header: from anywhere else a header would let a client choose its own address.
  */
 import net from 'node:net';
 import type { Socket } from 'node:net';
@@ -94,26 +94,6 @@ function parseV2(bytes: Buffer): ProxyHeader {
   return { kind: 'invalid', reason: 'PROXY v2 header with a bad address block' };
 }
 
-/** `proxy.trusted`: addresses and CIDR blocks ("10.0.0.0/8", "::1") whose connections may carry a header. */
-export function trustedProxies(entries: readonly string[]): net.BlockList {
-  const list = new net.BlockList();
-  for (const entry of entries) {
-    const [address = '', prefix] = entry.split('/');
-    const type = net.isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(prefix), type);
-  }
-  return list;
-}
-
-/** Whether `address` (as a socket reports it, "::ffff:1.2.3.4" for IPv4 on a dual-stack socket) is in `list`. */
-export function isTrusted(list: net.BlockList, address: string | undefined): boolean {
-  if (address === undefined) return false;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped?.[1] !== undefined) return list.check(mapped[1], 'ipv4');
-  return list.check(address, net.isIP(address) === 6 ? 'ipv6' : 'ipv4');
-}
-
 /**
  * The client named by `X-Forwarded-For` as a trusted HTTP balancer sends it (HAProxy's `option forwardfor`): the
  * last entry, the one the balancer appended; earlier entries came from the client and prove nothing.
@@ -142,10 +122,6 @@ export class ProxiedAddresses {
   /** The client's address for a connection from `address`:`port`, or `address` when it carried none. */
   clientOf(address: string | undefined, port: number | undefined): string | undefined {
     return this.byPeer.get(peerKey(address, port)) ?? address;
-  }
-
-  get size(): number {
-    return this.byPeer.size;
   }
 }
 

@@ -31,7 +31,8 @@ import { forgetExpiredOpenings, ViewOnceStoreError } from '../core/view-once.js'
 import type { IrcMessage } from '../protocol/message.js';
 import { Connection, EXCESS_FLOOD, SENDQ_EXCEEDED } from './connection.js';
 import { ConnectionRate } from './connection-rate.js';
-import { isTrusted, lastForwardedFor, ProxiedAddresses, readProxyHeader, trustedProxies } from './proxy-protocol.js';
+import { addressList, inAddressList } from './address-list.js';
+import { lastForwardedFor, ProxiedAddresses, readProxyHeader } from './proxy-protocol.js';
 import type { Transport } from './connection.js';
 import type { WebSocket } from 'ws';
 import { WebSocketTransport } from './websocket.js';
@@ -125,7 +126,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
 
   constructor(options: ServerOptions) {
     this.clock = options.clock;
-    this.balancers = options.trustedProxies !== undefined && options.trustedProxies.length > 0 ? trustedProxies(options.trustedProxies) : undefined;
+    this.balancers = options.trustedProxies !== undefined && options.trustedProxies.length > 0 ? addressList(options.trustedProxies) : undefined;
     this.connectionRate = new ConnectionRate(() => this.clock.now());
     this.network = new Network(options.settings, options.clock, options.bus, options.claims);
     this.counters = this.network.counters;
@@ -207,11 +208,9 @@ export class NatterServer implements ConnectionHost, ServerServices {
 
   /** Starts a plain TCP listener; resolves with the bound address (port 0 picks a free port). */
   async listen(address: ListenAddress): Promise<ListenAddress> {
-    const server = net.createServer({ noDelay: true }, (socket) => {
-      this.fromBalancer(socket, (plain) => {
-        this.accept(plain, false);
-        plain.resume();
-      });
+    const server = this.balancerFront((socket) => {
+      this.accept(socket, false);
+      socket.resume();
     });
     return this.bind(server, address, 'listening for IRC over TCP');
   }
@@ -244,9 +243,9 @@ export class NatterServer implements ConnectionHost, ServerServices {
 
   /**
    * A plain listener that reads the PROXY header of connections from trusted balancers and gives every socket to
-   * `next`: for the TLS and HTTP servers, which then never listen themselves.
+   * `next` (paused when a header was read): the IRC listener's own, or the TLS server's, which then never listens.
    */
-  balancerFront(next: (socket: Socket) => void): net.Server {
+  private balancerFront(next: (socket: Socket) => void): net.Server {
     return net.createServer({ noDelay: true }, (socket) => {
       this.fromBalancer(socket, next);
     });
@@ -254,7 +253,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
 
   /** Gives `socket` to `next`, after its PROXY header when it comes from a trusted balancer. */
   private fromBalancer(socket: Socket, next: (socket: Socket) => void): void {
-    if (this.balancers === undefined || !isTrusted(this.balancers, socket.remoteAddress)) {
+    if (this.balancers === undefined || !inAddressList(this.balancers, socket.remoteAddress)) {
       next(socket);
       return;
     }
@@ -277,7 +276,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
    */
   httpClientAddress(address: string | undefined, port: number | undefined, forwardedFor: string | readonly string[] | undefined): string | undefined {
     if (this.balancers === undefined) return address;
-    if (forwardedFor !== undefined && isTrusted(this.balancers, address)) return lastForwardedFor(forwardedFor) ?? address;
+    if (forwardedFor !== undefined && inAddressList(this.balancers, address)) return lastForwardedFor(forwardedFor) ?? address;
     return this.proxied.clientOf(address, port);
   }
 
@@ -602,7 +601,7 @@ export class NatterServer implements ConnectionHost, ServerServices {
   }
 
   get inService(): boolean {
-    return this.outOfService === undefined && !this.stopping;
+    return this.outOfServiceReason === undefined;
   }
 
   /** Stops accepting, tells every client why with an ERROR line, and waits (bounded) for them to go. */
