@@ -157,7 +157,7 @@ export class TmuxSession {
     }
   }
 
-  /** The ended program's exit status (tmux's pane_dead_status), or undefined while it runs. */
+  /** The ended program's exit status (tmux's pane_dead_status), or undefined while it runs or until tmux has collected it. */
   get exitStatus(): number | undefined {
     if (this.closed) return undefined;
     const [dead, status] = this.tmux(['display-message', '-p', '-t', SESSION, '#{pane_dead} #{pane_dead_status}']).trim().split(' ');
